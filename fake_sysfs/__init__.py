@@ -1,0 +1,1 @@
+"""An emulated Linux kernel serving a live /sys for a modeled CXL platform."""

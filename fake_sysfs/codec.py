@@ -1,0 +1,79 @@
+"""Dataclasses to and from JSON-ready values, for the state store.
+
+Loaders are compiled once per class from its type hints, so loading a 1,024-memdev state is
+a flat loop of constructor calls rather than reflection per field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Loader = Callable[[Any], Any]
+
+_LOADERS: dict[Any, Loader] = {}
+
+
+def dump(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list):
+        return [dump(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): dump(v) for k, v in obj.items()}
+    return obj
+
+
+def load(tp: type[T], data: Any) -> T:
+    result: T = _loader(tp)(data)
+    return result
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _loader(tp: Any) -> Loader:
+    cached = _LOADERS.get(tp)
+    if cached is not None:
+        return cached
+    loader = _build(tp)
+    _LOADERS[tp] = loader
+    return loader
+
+
+def _build(tp: Any) -> Loader:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        hints = typing.get_type_hints(tp)
+        fields = [(f.name, _loader(hints[f.name])) for f in dataclasses.fields(tp) if f.init]
+        cls = tp
+
+        def load_dataclass(data: Any) -> Any:
+            return cls(**{name: fn(data[name]) for name, fn in fields if name in data})
+
+        return load_dataclass
+    if origin is list:
+        item = _loader(args[0])
+        if item is _identity:
+            return list
+        return lambda data: [item(x) for x in data]
+    if origin is dict:
+        key_type, value_type = args
+        value = _loader(value_type)
+        if key_type is int:
+            return lambda data: {int(k): value(v) for k, v in data.items()}
+        return lambda data: {k: value(v) for k, v in data.items()}
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            one = _loader(inner[0])
+            if one is _identity:
+                return _identity
+            return lambda data: None if data is None else one(data)
+    return _identity

@@ -1,0 +1,1 @@
+"""Ways to reach the one kernfs view: in-process, exported directory trees."""

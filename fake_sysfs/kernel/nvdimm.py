@@ -1,0 +1,96 @@
+"""The NVDIMM side of CXL: ``nvdimm-bridgeN`` below the root, its nd bus ``ndbusN`` with
+control node ``ndctlN``, ``pmemN`` below each persistent memdev and its DIMM ``nmemK``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fake_sysfs.errors import errno
+from fake_sysfs.kernfs.nodes import Attr, Node, not_emulated, ro, uevent, unreadable
+
+#: Character majors for /dev/ndctlN and /dev/nmemK (local/experimental range, see memdevs).
+NDCTL_MAJOR = 62
+NMEM_MAJOR = 63
+
+
+@dataclass
+class Nmem:
+    id: int
+    #: The memdev whose ``pmemN`` registered this DIMM.
+    memdev: int
+    serial: int
+    minor: int = 0
+
+
+@dataclass
+class NvdimmBridge:
+    id: int
+    bus_id: int
+    provider: str
+    nmems: list[Nmem] = field(default_factory=list)
+
+
+def bridge_attrs() -> dict[str, Node]:
+    return {
+        "devtype": ro("cxl_nvdimm_bridge"),
+        "modalias": ro("cxl:t1"),
+        "uevent": uevent(["DEVTYPE=cxl_nvdimm_bridge", "DRIVER=cxl_nvdimm_bridge", "MODALIAS=cxl:t1"]),
+    }
+
+
+def pmem_attrs() -> dict[str, Node]:
+    return {
+        "devtype": ro("cxl_nvdimm"),
+        "modalias": ro("cxl:t2"),
+        "uevent": uevent(["DEVTYPE=cxl_nvdimm", "DRIVER=cxl_nvdimm", "MODALIAS=cxl:t2"]),
+    }
+
+
+def ndbus_attrs(bridge: NvdimmBridge) -> dict[str, Node]:
+    return {
+        "provider": ro(bridge.provider),
+        # CXL nd buses implement no bus-level commands.
+        "commands": ro(""),
+        "wait_probe": ro(1),
+        "uevent": uevent(["MODALIAS=nd:t0"]),
+    }
+
+
+def ndctl_attrs(bridge: NvdimmBridge) -> dict[str, Node]:
+    return {
+        "dev": ro(f"{NDCTL_MAJOR}:{bridge.bus_id}"),
+        "uevent": uevent(
+            [f"MAJOR={NDCTL_MAJOR}", f"MINOR={bridge.bus_id}", f"DEVNAME=ndctl{bridge.bus_id}"]
+        ),
+    }
+
+
+def nmem_attrs(nmem: Nmem, active: bool) -> dict[str, Node]:
+    return {
+        "dev": ro(f"{NMEM_MAJOR}:{nmem.minor}"),
+        "devtype": ro("nvdimm"),
+        "modalias": ro("nd:t1"),
+        "uevent": uevent(
+            [
+                f"MAJOR={NMEM_MAJOR}",
+                f"MINOR={nmem.minor}",
+                f"DEVNAME=nmem{nmem.id}",
+                "DEVTYPE=nvdimm",
+                "DRIVER=nvdimm",
+                "MODALIAS=nd:t1",
+            ]
+        ),
+        "commands": ro("get_config_size get_config_data set_config_data "),
+        "flags": ro("label "),
+        "state": ro("active" if active else "idle"),
+        # Label-slot accounting comes with the label storage model (ndctl); until then the
+        # file answers as it does while the DIMM cannot be accessed.
+        "available_slots": Attr(0o444, unreadable(errno.ENXIO)),
+        "security": Attr(0o644, lambda: b"disabled\n", not_emulated),
+        "frozen": ro(0),
+    }
+
+
+def nmem_cxl_attrs(nmem: Nmem) -> dict[str, Node]:
+    # cxl/id is the memdev serial in decimal (%lld); cxl/provider names the pmemN device.
+    return {"id": ro(nmem.serial), "provider": ro(f"pmem{nmem.memdev}")}

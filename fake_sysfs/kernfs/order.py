@@ -1,0 +1,35 @@
+"""kernfs readdir order: entries sorted by (name hash, name).
+
+This is fs/kernfs/dir.c's ``kernfs_name_hash`` for entries without a namespace on a 64-bit
+kernel. pycxl carries the same rule for plain directory trees (pycxl/sysfs/order.py); the two
+packages share no code by design, so the rule lives in both.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+_GOLDEN_RATIO_64 = 0x61C8864680B583EB
+_M64 = (1 << 64) - 1
+
+
+@lru_cache(maxsize=65536)
+def kernfs_name_hash(name: str) -> int:
+    h = 0
+    for c in name.encode():
+        h = ((h + (c << 4) + (c >> 4)) * 11) & _M64
+    h = (((h * _GOLDEN_RATIO_64) & _M64) >> 32) & 0x7FFFFFFF
+    # Hash values 0 and 1 and INT_MAX are reserved for "." , ".." and the end of a listing.
+    if h < 2:
+        h += 2
+    if h >= 0x7FFFFFFF:
+        h = 0x7FFFFFFE
+    return h
+
+
+def kernfs_key(name: str) -> tuple[int, str]:
+    return (kernfs_name_hash(name), name)
+
+
+def kernfs_sorted(names: list[str]) -> list[str]:
+    return sorted(names, key=kernfs_key)

@@ -1,0 +1,719 @@
+"""The /sys tree of a kernel state: which directory holds what, and where links point.
+
+Paths are relative to /sys (``devices/platform/ACPI0017:00/root0``). Device directories
+nest like the real device hierarchy: hardware devices below ``devices/``, CXL objects below
+the hardware they belong to (``root0`` below ACPI0017:00, ``memN`` below its PCI function,
+ports inside their parent port, regions inside their root decoder, DAX devices inside their
+region). Bus directories hold links to devices and drivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from fake_sysfs.kernel import dax as daxk
+from fake_sysfs.kernel.decoders import Decoder, decoder_attrs
+from fake_sysfs.kernel.memdevs import (
+    Memdev,
+    firmware_upload_attrs,
+    memdev_attrs,
+    partition_attrs,
+    security_attrs,
+)
+from fake_sysfs.kernel.memory import block_attrs, memory_attrs, node_list, node_root_attrs
+from fake_sysfs.kernel.nvdimm import (
+    NMEM_MAJOR,
+    NDCTL_MAJOR,
+    Nmem,
+    NvdimmBridge,
+    bridge_attrs,
+    ndbus_attrs,
+    ndctl_attrs,
+    nmem_attrs,
+    nmem_cxl_attrs,
+    pmem_attrs,
+)
+from fake_sysfs.kernel.ports import Port, port_attrs
+from fake_sysfs.kernel.regions import Region, region_attrs
+from fake_sysfs.kernel.state import Kernel
+from fake_sysfs.kernfs.nodes import Attr, Dir, Link, Node, not_emulated, ro, static_dir, uevent, wo
+from fake_sysfs.platform.naming import root_device_path
+
+CXL_DRIVERS = (
+    "cxl_port",
+    "cxl_mem",
+    "cxl_region",
+    "cxl_nvdimm_bridge",
+    "cxl_nvdimm",
+    "cxl_pmem_region",
+    "cxl_dax_region",
+)
+#: Drivers that set suppress_bind_attrs have no bind/unbind files.
+_NO_BIND_ATTRS = {"cxl_nvdimm_bridge", "cxl_nvdimm", "cxl_pmem_region", "cxl_dax_region"}
+DAX_DRIVERS = ("device_dax", "kmem")
+ND_DRIVERS = ("nvdimm", "nd_region", "nd_pmem", "dax_pmem", "nd_btt")
+
+
+class Tree:
+    """Builds directory nodes for one kernel state. Indexes are computed on first use."""
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+        self.root_dev = root_device_path(k.platform)
+        self._port_paths: dict[int, str] = {}
+        self._children: dict[int | None, list[Port]] | None = None
+        self._hw: dict[str, tuple[str, object]] | None = None
+        self._hw_kids: dict[str, list[str]] = {}
+        self._memdev_at: dict[str, list[Memdev]] | None = None
+        self._cxl_devices: dict[str, tuple[str, str]] | None = None
+
+    # -- indexes ---------------------------------------------------------------------------
+
+    def children(self, port_id: int) -> list[Port]:
+        if self._children is None:
+            self._children = {}
+            for port in self.k.ports.values():
+                self._children.setdefault(port.parent, []).append(port)
+        return self._children.get(port_id, [])
+
+    def port_path(self, port: Port) -> str:
+        path = self._port_paths.get(port.id)
+        if path is None:
+            if port.parent is None:
+                path = f"{port.uport}/{port.name}"
+            else:
+                path = f"{self.port_path(self.k.ports[port.parent])}/{port.name}"
+            self._port_paths[port.id] = path
+        return path
+
+    def visible_ports(self) -> Iterator[Port]:
+        """Ports that exist in sysfs: a port's children vanish while it is unbound."""
+        root = self.k.root()
+        if root is None:
+            return
+        stack = [root]
+        while stack:
+            port = stack.pop()
+            yield port
+            if port.bound:
+                stack.extend(self.children(port.id))
+
+    def decoder_path(self, dec: Decoder) -> str:
+        return f"{self.port_path(self.k.ports[dec.port])}/{dec.name}"
+
+    def region_path(self, region: Region) -> str:
+        dec = self.k.ports[region.root_port].decoders[region.root_decoder]
+        return f"{self.decoder_path(dec)}/{region.name}"
+
+    def memdev_path(self, mem: Memdev) -> str:
+        return f"{mem.parent}/{mem.name}"
+
+    def cxl_devices(self) -> dict[str, tuple[str, str]]:
+        """Every device on the cxl bus: name -> (path, driver name or "")."""
+        if self._cxl_devices is None:
+            devs: dict[str, tuple[str, str]] = {}
+            for port in self.visible_ports():
+                path = self.port_path(port)
+                driver = "cxl_port" if port.bound and port.kind != "root" else ""
+                devs[port.name] = (path, driver)
+                if port.bound or port.kind == "root":
+                    for dec in port.decoders:
+                        devs[dec.name] = (f"{path}/{dec.name}", "")
+            for region in self.k.regions.values():
+                rpath = self.region_path(region)
+                devs[region.name] = (rpath, "cxl_region" if region.bound else "")
+                if region.bound and region.mode == "pmem":
+                    devs[f"pmem_region{region.id}"] = (
+                        f"{rpath}/pmem_region{region.id}",
+                        "cxl_pmem_region",
+                    )
+                if region.id in self.k.dax_regions:
+                    devs[f"dax_region{region.id}"] = (
+                        f"{rpath}/dax_region{region.id}",
+                        "cxl_dax_region",
+                    )
+            for mem in self.k.memdevs.values():
+                mpath = self.memdev_path(mem)
+                devs[mem.name] = (mpath, "cxl_mem" if mem.bound else "")
+                if self.nmem_of(mem) is not None:
+                    devs[f"pmem{mem.id}"] = (f"{mpath}/pmem{mem.id}", "cxl_nvdimm")
+            root = self.k.root()
+            if root is not None:
+                for bridge in self.k.bridges:
+                    name = f"nvdimm-bridge{bridge.id}"
+                    devs[name] = (f"{self.port_path(root)}/{name}", "cxl_nvdimm_bridge")
+            self._cxl_devices = devs
+        return self._cxl_devices
+
+    def nmem_of(self, mem: Memdev) -> Nmem | None:
+        for bridge in self.k.bridges:
+            for nmem in bridge.nmems:
+                if nmem.memdev == mem.id:
+                    return nmem
+        return None
+
+    def bridge_path(self, bridge: NvdimmBridge) -> str:
+        root = self.k.root()
+        assert root is not None
+        return f"{self.port_path(root)}/nvdimm-bridge{bridge.id}"
+
+    def dax_devices(self) -> Iterator[tuple[daxk.DaxRegion, daxk.DaxDevice, str]]:
+        for region in self.k.regions.values():
+            dax = self.k.dax_regions.get(region.id)
+            if dax is None:
+                continue
+            base = f"{self.region_path(region)}/dax_region{dax.id}"
+            for dev in dax.devices:
+                yield dax, dev, f"{base}/dax{dax.id}.{dev.id}"
+
+    def dev_nodes(self) -> list[tuple[str, int, int, str]]:
+        """Character devices: (path below /dev, major, minor, sysfs device path)."""
+        nodes = []
+        for mem in self.k.memdevs.values():
+            major, minor = mem.devnode
+            nodes.append((f"cxl/{mem.name}", major, minor, self.memdev_path(mem)))
+        for dax, dev, path in self.dax_devices():
+            nodes.append((f"dax{dax.id}.{dev.id}", daxk.DAX_MAJOR, dev.minor, path))
+        for bridge in self.k.bridges:
+            bus = f"{self.bridge_path(bridge)}/ndbus{bridge.bus_id}"
+            nodes.append((f"ndctl{bridge.bus_id}", NDCTL_MAJOR, bridge.bus_id, f"{bus}/ndctl{bridge.bus_id}"))
+            for nmem in bridge.nmems:
+                nodes.append((f"nmem{nmem.id}", NMEM_MAJOR, nmem.minor, f"{bus}/nmem{nmem.id}"))
+        return nodes
+
+    # -- the root --------------------------------------------------------------------------
+
+    def root(self) -> Dir:
+        return static_dir(
+            {
+                "bus": Dir(self._bus_dir),
+                "class": Dir(self._class_dir),
+                "dev": static_dir({"char": Dir(self._dev_char), "block": static_dir({})}),
+                "devices": Dir(self._devices_root),
+            }
+        )
+
+    # -- hardware devices ------------------------------------------------------------------
+
+    def _hardware(self) -> dict[str, tuple[str, object]]:
+        """Every hardware device directory below devices/: path -> (kind, model object)."""
+        if self._hw is None:
+            platform = self.k.platform
+            hw: dict[str, tuple[str, object]] = {self.root_dev: ("cxl-root", None)}
+            for hb in platform.host_bridges:
+                hw[hb.path] = ("host-bridge", hb)
+                if hb.acpi_path:
+                    hw[hb.acpi_path] = ("acpi-host-bridge", hb)
+                if hb.rcd is not None:
+                    hw[hb.rcd.path] = ("type3", hb.rcd)
+                for rp in hb.root_ports:
+                    hw[rp.path] = ("root-port", rp)
+                    if rp.device is not None:
+                        hw[rp.device.path] = ("type3", rp.device)
+                    if rp.switch is not None:
+                        hw[rp.switch.path] = ("upstream-port", rp.switch)
+                        for sp in rp.switch.ports:
+                            hw[sp.path] = ("downstream-port", sp)
+                            if sp.device is not None:
+                                hw[sp.device.path] = ("type3", sp.device)
+            self._hw = hw
+            # Parent -> child names, for hardware devices and the plain directories above them.
+            kids: dict[str, list[str]] = {}
+            for path in hw:
+                parent, _, name = path.rpartition("/")
+                while parent and name not in kids.setdefault(parent, []):
+                    kids[parent].append(name)
+                    parent, _, name = parent.rpartition("/")
+            self._hw_kids = kids
+        return self._hw
+
+    def _hw_children(self, path: str) -> list[str]:
+        self._hardware()
+        return self._hw_kids.get(path, [])
+
+    def memdevs_at(self, path: str) -> list[Memdev]:
+        if self._memdev_at is None:
+            self._memdev_at = {}
+            for mem in self.k.memdevs.values():
+                self._memdev_at.setdefault(mem.parent, []).append(mem)
+        return self._memdev_at.get(path, [])
+
+    def _devices_root(self) -> dict[str, Node]:
+        entries: dict[str, Node] = {
+            "system": static_dir({"memory": Dir(self._memory_dir), "node": Dir(self._node_root)}),
+        }
+        for top in self._hw_children("devices"):
+            path = f"devices/{top}"
+            if path in self._hardware():
+                entries[top] = Dir(lambda p=path: self._hw_dir(p))
+            else:
+                entries[top] = Dir(lambda p=path: self._container(p))
+        return entries
+
+    def _container(self, path: str) -> dict[str, Node]:
+        """A directory that is only a parent of device directories (platform, LNXSYSTM:00)."""
+        entries: dict[str, Node] = {}
+        for name in self._hw_children(path):
+            child = f"{path}/{name}"
+            if child in self._hardware():
+                entries[name] = Dir(lambda c=child: self._hw_dir(c))
+            else:
+                entries[name] = Dir(lambda c=child: self._container(c))
+        return entries
+
+    def _hw_dir(self, path: str) -> dict[str, Node]:
+        kind, obj = self._hardware()[path]
+        entries = self._hw_attrs(path, kind, obj)
+        for name in self._hw_children(path):
+            entries[name] = Dir(lambda c=f"{path}/{name}": self._hw_dir(c))
+        if kind == "cxl-root":
+            root = self.k.root()
+            if root is not None:
+                entries[root.name] = Dir(lambda: self._port_dir(root))
+        if kind == "type3":
+            for mem in self.memdevs_at(path):
+                entries[mem.name] = Dir(lambda m=mem: self._memdev_dir(m))
+        return entries
+
+    def _hw_attrs(self, path: str, kind: str, obj: object) -> dict[str, Node]:
+        cxl_test = self.k.platform.style == "cxl_test"
+        entries: dict[str, Node] = {}
+        if kind == "cxl-root":
+            name = path.rsplit("/", 1)[1]
+            modalias = "platform:cxl_acpi" if cxl_test else "acpi:ACPI0017:"
+            entries.update(
+                {
+                    "modalias": ro(modalias),
+                    "uevent": uevent(["DRIVER=cxl_acpi", f"MODALIAS={modalias}"]),
+                    "driver": Link("bus/platform/drivers/cxl_acpi"),
+                    "subsystem": Link("bus/platform"),
+                }
+            )
+            if not cxl_test:
+                entries["driver_override"] = ro("(null)")
+            del name
+        elif kind == "host-bridge":
+            if cxl_test:
+                entries.update(self._platform_dev_attrs(path))
+                # The mock host bridges are their own ACPI companions.
+                self_link = "firmware_node" if getattr(obj, "rch", False) else "physical_node"
+                entries[self_link] = Link(path)
+            else:
+                hb_acpi = getattr(obj, "acpi_path", "")
+                entries.update(
+                    {
+                        "uevent": uevent([]),
+                        "firmware_node": Link(hb_acpi),
+                        "power": static_dir({}),
+                    }
+                )
+        elif kind == "acpi-host-bridge":
+            hb_path = getattr(obj, "path", "")
+            entries.update(
+                {
+                    "hid": ro("ACPI0016"),
+                    "path": ro(f"\\_SB_.PC{getattr(obj, 'bus_nr', 0):02X}"),
+                    "uid": ro(getattr(obj, "uid", 0)),
+                    "modalias": ro("acpi:ACPI0016:PNP0A08:PNP0A03:"),
+                    "uevent": uevent(["MODALIAS=acpi:ACPI0016:PNP0A08:PNP0A03:"]),
+                    "physical_node": Link(hb_path),
+                    "subsystem": Link("bus/acpi"),
+                }
+            )
+        elif cxl_test:
+            entries.update(self._platform_dev_attrs(path))
+            if kind == "type3":
+                # The mock's test hooks (security, events, sanitize timing).
+                entries["driver"] = Link("bus/platform/drivers/cxl_mock_mem")
+                entries["security_lock"] = Attr(0o644, lambda: b"0\n", not_emulated)
+                entries["event_trigger"] = wo()
+                entries["sanitize_timeout"] = Attr(0o644, lambda: b"0\n", not_emulated)
+        else:
+            entries.update(self._pci_attrs(kind, obj))
+        return entries
+
+    def _platform_dev_attrs(self, path: str) -> dict[str, Node]:
+        name = path.rsplit("/", 1)[1]
+        base = name.split(".")[0]
+        return {
+            "modalias": ro(f"platform:{base}"),
+            "uevent": uevent([f"MODALIAS=platform:{base}"]),
+            "driver_override": ro("(null)"),
+            "subsystem": Link("bus/platform"),
+            "power": static_dir({}),
+        }
+
+    def _pci_attrs(self, kind: str, obj: object) -> dict[str, Node]:
+        # Class codes: PCI bridge 0x060400, CXL memory device 0x050210.
+        if kind == "type3":
+            vendor, device, cls, driver = "0x8086", "0x0d93", "0x050210", "cxl_pci"
+        else:
+            vendor, device, cls, driver = "0x8086", "0x7075", "0x060400", "pcieport"
+            if kind == "upstream-port":
+                device = "0x7073"
+            elif kind == "downstream-port":
+                device = "0x7074"
+        numa = -1
+        if kind == "type3":
+            numa = getattr(obj, "numa_node", -1)
+        return {
+            "vendor": ro(vendor),
+            "device": ro(device),
+            "class": ro(cls),
+            "numa_node": ro(numa),
+            "uevent": uevent([f"DRIVER={driver}", f"PCI_CLASS={cls[2:].upper()}"]),
+            "driver": Link(f"bus/pci/drivers/{driver}"),
+            "subsystem": Link("bus/pci"),
+            "power": static_dir({}),
+        }
+
+    # -- CXL objects -----------------------------------------------------------------------
+
+    def _port_dir(self, port: Port) -> dict[str, Node]:
+        path = self.port_path(port)
+        entries: dict[str, Node] = dict(port_attrs(port))
+        entries["subsystem"] = Link("bus/cxl")
+        entries["uport"] = Link(port.uport)
+        if port.parent is not None:
+            entries["parent_dport"] = Link(port.parent_dport)
+        if port.bound and port.kind != "root":
+            entries["driver"] = Link("bus/cxl/drivers/cxl_port")
+        # Root dports and decoders come from cxl_acpi; the others from the cxl_port probe.
+        if port.kind == "root" or port.bound:
+            for dport in port.dports:
+                entries[f"dport{dport.id}"] = Link(dport.device)
+            for dec in port.decoders:
+                entries[dec.name] = Dir(lambda d=dec: self._decoder_dir(d, f"{path}/{d.name}"))
+        if port.bound:
+            for child in self.children(port.id):
+                entries[child.name] = Dir(lambda c=child: self._port_dir(c))
+        if port.kind == "root":
+            for bridge in self.k.bridges:
+                entries[f"nvdimm-bridge{bridge.id}"] = Dir(lambda b=bridge: self._bridge_dir(b))
+        return entries
+
+    def _decoder_dir(self, dec: Decoder, path: str) -> dict[str, Node]:
+        region = self.k.regions.get(dec.region) if dec.region is not None else None
+        entries: dict[str, Node] = dict(decoder_attrs(dec, region.name if region else ""))
+        entries["subsystem"] = Link("bus/cxl")
+        if dec.kind == "root":
+            for r in self.k.regions.values():
+                if r.root_port == dec.port and r.root_decoder == dec.index:
+                    entries[r.name] = Dir(lambda rr=r: self._region_dir(rr))
+        return entries
+
+    def _region_dir(self, region: Region) -> dict[str, Node]:
+        entries: dict[str, Node] = dict(region_attrs(region))
+        entries["subsystem"] = Link("bus/cxl")
+        if region.bound:
+            entries["driver"] = Link("bus/cxl/drivers/cxl_region")
+            if region.mode == "pmem":
+                entries[f"pmem_region{region.id}"] = Dir(lambda: self._cxl_child("cxl_pmem_region", 7))
+        dax = self.k.dax_regions.get(region.id)
+        if dax is not None:
+            entries[f"dax_region{dax.id}"] = Dir(lambda: self._dax_region_dir(dax, region))
+        return entries
+
+    def _cxl_child(self, devtype: str, t: int, driver: str = "") -> dict[str, Node]:
+        drv = driver or devtype
+        return {
+            "devtype": ro(devtype),
+            "modalias": ro(f"cxl:t{t}"),
+            "uevent": uevent([f"DEVTYPE={devtype}", f"DRIVER={drv}", f"MODALIAS=cxl:t{t}"]),
+            "subsystem": Link("bus/cxl"),
+            "driver": Link(f"bus/cxl/drivers/{drv}"),
+        }
+
+    def _dax_region_dir(self, dax: daxk.DaxRegion, region: Region) -> dict[str, Node]:
+        entries = self._cxl_child("cxl_dax_region", 8)
+        entries["dax_region"] = Dir(lambda: dict(daxk.dax_region_group(dax)))
+        base = f"{self.region_path(region)}/dax_region{dax.id}"
+        for dev in dax.devices:
+            name = f"dax{dax.id}.{dev.id}"
+            entries[name] = Dir(lambda d=dev, p=f"{base}/{name}": self._dax_dev_dir(dax, d))
+        return entries
+
+    def _dax_dev_dir(self, dax: daxk.DaxRegion, dev: daxk.DaxDevice) -> dict[str, Node]:
+        entries: dict[str, Node] = dict(daxk.dax_device_attrs(dax, dev))
+        entries["subsystem"] = Link("bus/dax")
+        entries["power"] = static_dir({})
+        if dev.driver:
+            entries["driver"] = Link(f"bus/dax/drivers/{dev.driver}")
+        for i in range(len(dev.ranges)):
+            entries[f"mapping{i}"] = Dir(lambda i=i: dict(daxk.mapping_attrs(dax, dev, i)))
+        return entries
+
+    def _memdev_dir(self, mem: Memdev) -> dict[str, Node]:
+        entries: dict[str, Node] = dict(memdev_attrs(mem))
+        entries["subsystem"] = Link("bus/cxl")
+        if mem.bound:
+            entries["driver"] = Link("bus/cxl/drivers/cxl_mem")
+        entries["ram"] = Dir(lambda: partition_attrs(mem, "ram"))
+        entries["pmem"] = Dir(lambda: partition_attrs(mem, "pmem"))
+        entries["security"] = Dir(security_attrs)
+        fw_name = mem.name
+        entries["firmware"] = static_dir(
+            {
+                fw_name: Dir(
+                    lambda: {
+                        **firmware_upload_attrs(),
+                        "subsystem": Link("class/firmware"),
+                        "device": Link(self.memdev_path(mem)),
+                    }
+                )
+            }
+        )
+        nmem = self.nmem_of(mem)
+        if nmem is not None:
+            entries[f"pmem{mem.id}"] = Dir(lambda: self._pmem_dir())
+        return entries
+
+    def _pmem_dir(self) -> dict[str, Node]:
+        entries: dict[str, Node] = dict(pmem_attrs())
+        entries["subsystem"] = Link("bus/cxl")
+        entries["driver"] = Link("bus/cxl/drivers/cxl_nvdimm")
+        return entries
+
+    def _bridge_dir(self, bridge: NvdimmBridge) -> dict[str, Node]:
+        entries: dict[str, Node] = dict(bridge_attrs())
+        entries["subsystem"] = Link("bus/cxl")
+        entries["driver"] = Link("bus/cxl/drivers/cxl_nvdimm_bridge")
+        entries[f"ndbus{bridge.bus_id}"] = Dir(lambda: self._ndbus_dir(bridge))
+        return entries
+
+    def _ndbus_dir(self, bridge: NvdimmBridge) -> dict[str, Node]:
+        bus_path = f"{self.bridge_path(bridge)}/ndbus{bridge.bus_id}"
+        entries: dict[str, Node] = dict(ndbus_attrs(bridge))
+        entries["subsystem"] = Link("bus/nd")
+        entries["power"] = static_dir({})
+        entries[f"ndctl{bridge.bus_id}"] = Dir(
+            lambda: {
+                **ndctl_attrs(bridge),
+                "subsystem": Link("class/nd"),
+                "device": Link(bus_path),
+                "power": static_dir({}),
+            }
+        )
+        for nmem in bridge.nmems:
+            entries[f"nmem{nmem.id}"] = Dir(lambda n=nmem: self._nmem_dir(n))
+        return entries
+
+    def _nmem_dir(self, nmem: Nmem) -> dict[str, Node]:
+        entries: dict[str, Node] = dict(nmem_attrs(nmem, active=False))
+        entries["subsystem"] = Link("bus/nd")
+        entries["driver"] = Link("bus/nd/drivers/nvdimm")
+        entries["power"] = static_dir({})
+        entries["cxl"] = Dir(lambda: dict(nmem_cxl_attrs(nmem)))
+        return entries
+
+    # -- memory blocks and nodes -----------------------------------------------------------
+
+    def _memory_dir(self) -> dict[str, Node]:
+        mem = self.k.memory
+        entries: dict[str, Node] = dict(memory_attrs(mem))
+        entries["power"] = static_dir({})
+        for block in mem.blocks.values():
+            entries[f"memory{block.index}"] = Dir(
+                lambda b=block: {
+                    **block_attrs(b),
+                    f"node{b.node}": Link(f"devices/system/node/node{b.node}"),
+                    "subsystem": Link("bus/memory"),
+                    "power": static_dir({}),
+                }
+            )
+        return entries
+
+    def _node_root(self) -> dict[str, Node]:
+        mem = self.k.memory
+        entries: dict[str, Node] = dict(node_root_attrs(mem))
+        entries["power"] = static_dir({})
+        for node in mem.online_nodes():
+            entries[f"node{node}"] = Dir(lambda n=node: self._node_dir(n))
+        return entries
+
+    def _node_dir(self, node: int) -> dict[str, Node]:
+        mem = self.k.memory
+        cpus = node in mem.cpu_nodes
+        entries: dict[str, Node] = {
+            "cpulist": ro("0-3" if cpus and node == 0 else ""),
+            "distance": ro(" ".join("10" if n == node else "20" for n in mem.online_nodes())),
+            "uevent": uevent([]),
+            "subsystem": Link("bus/node"),
+            "power": static_dir({}),
+        }
+        for block in mem.blocks.values():
+            if block.node == node:
+                entries[f"memory{block.index}"] = Link(f"devices/system/memory/memory{block.index}")
+        return entries
+
+    # -- buses, classes, dev ---------------------------------------------------------------
+
+    def _bus_dir(self) -> dict[str, Node]:
+        return {
+            "cxl": Dir(self._cxl_bus),
+            "dax": Dir(self._dax_bus),
+            "nd": Dir(self._nd_bus),
+            "platform": Dir(self._platform_bus),
+            "pci": Dir(self._pci_bus),
+        }
+
+    def _bus_common(self) -> dict[str, Node]:
+        return {
+            "drivers_autoprobe": Attr(0o644, lambda: b"1\n", None),
+            "drivers_probe": wo(),
+            "uevent": wo(),
+        }
+
+    def _driver_dir(self, name: str, bound: Callable[[], dict[str, str]], bind_attrs: bool) -> Dir:
+        def build() -> dict[str, Node]:
+            entries: dict[str, Node] = {"uevent": wo()}
+            if bind_attrs:
+                entries["bind"] = wo()
+                entries["unbind"] = wo()
+            for dev_name, path in bound().items():
+                entries[dev_name] = Link(path)
+            return entries
+
+        del name
+        return Dir(build)
+
+    def _cxl_bus(self) -> dict[str, Node]:
+        entries = self._bus_common()
+        entries["flush"] = wo(_flush_store)
+
+        def bound(driver: str) -> dict[str, str]:
+            return {n: p for n, (p, d) in self.cxl_devices().items() if d == driver}
+
+        entries["devices"] = Dir(
+            lambda: {name: Link(path) for name, (path, _) in self.cxl_devices().items()}
+        )
+        entries["drivers"] = Dir(
+            lambda: {
+                drv: self._driver_dir(drv, lambda d=drv: bound(d), drv not in _NO_BIND_ATTRS)
+                for drv in CXL_DRIVERS
+            }
+        )
+        return entries
+
+    def _dax_bus(self) -> dict[str, Node]:
+        entries = self._bus_common()
+
+        def bound(driver: str) -> dict[str, str]:
+            return {
+                f"dax{dax.id}.{dev.id}": path
+                for dax, dev, path in self.dax_devices()
+                if dev.driver == driver
+            }
+
+        entries["devices"] = Dir(
+            lambda: {f"dax{dax.id}.{dev.id}": Link(path) for dax, dev, path in self.dax_devices()}
+        )
+        entries["drivers"] = Dir(
+            lambda: {
+                drv: Dir(
+                    lambda d=drv: {
+                        "bind": wo(),
+                        "unbind": wo(),
+                        "new_id": wo(),
+                        "remove_id": wo(),
+                        "uevent": wo(),
+                        **{n: Link(p) for n, p in bound(d).items()},
+                    }
+                )
+                for drv in DAX_DRIVERS
+            }
+        )
+        return entries
+
+    def _nd_bus(self) -> dict[str, Node]:
+        entries = self._bus_common()
+        devices: dict[str, Node] = {}
+        nvdimm_bound: dict[str, str] = {}
+        for bridge in self.k.bridges:
+            bus = f"{self.bridge_path(bridge)}/ndbus{bridge.bus_id}"
+            for nmem in bridge.nmems:
+                devices[f"nmem{nmem.id}"] = Link(f"{bus}/nmem{nmem.id}")
+                nvdimm_bound[f"nmem{nmem.id}"] = f"{bus}/nmem{nmem.id}"
+        entries["devices"] = static_dir(devices)
+        entries["drivers"] = static_dir(
+            {
+                drv: static_dir(
+                    {
+                        "bind": wo(),
+                        "unbind": wo(),
+                        "uevent": wo(),
+                        **(
+                            {n: Link(p) for n, p in nvdimm_bound.items()}
+                            if drv == "nvdimm"
+                            else {}
+                        ),
+                    }
+                )
+                for drv in ND_DRIVERS
+            }
+        )
+        return entries
+
+    def _platform_bus(self) -> dict[str, Node]:
+        entries = self._bus_common()
+        devices: dict[str, Node] = {}
+        mock_bound: dict[str, Node] = {}
+        for path, (kind, _) in self._hardware().items():
+            if path.startswith("devices/platform/"):
+                name = path.rsplit("/", 1)[1]
+                devices[name] = Link(path)
+                if kind == "type3":
+                    mock_bound[name] = Link(path)
+        root_name = self.root_dev.rsplit("/", 1)[1]
+        drivers: dict[str, Node] = {
+            "cxl_acpi": static_dir(
+                {"bind": wo(), "unbind": wo(), "uevent": wo(), root_name: Link(self.root_dev)}
+            )
+        }
+        if self.k.platform.style == "cxl_test":
+            drivers["cxl_mock_mem"] = static_dir(
+                {"bind": wo(), "unbind": wo(), "uevent": wo(), **mock_bound}
+            )
+        entries["devices"] = static_dir(devices)
+        entries["drivers"] = static_dir(drivers)
+        return entries
+
+    def _pci_bus(self) -> dict[str, Node]:
+        entries = self._bus_common()
+        devices: dict[str, Node] = {}
+        by_driver: dict[str, dict[str, Node]] = {"cxl_pci": {}, "pcieport": {}}
+        if self.k.platform.style != "cxl_test":
+            for path, (kind, _) in self._hardware().items():
+                if kind in ("type3", "root-port", "upstream-port", "downstream-port"):
+                    name = path.rsplit("/", 1)[1]
+                    devices[name] = Link(path)
+                    by_driver["cxl_pci" if kind == "type3" else "pcieport"][name] = Link(path)
+        entries["devices"] = static_dir(devices)
+        entries["drivers"] = static_dir(
+            {
+                drv: static_dir({"bind": wo(), "unbind": wo(), "uevent": wo(), **links})
+                for drv, links in by_driver.items()
+            }
+        )
+        return entries
+
+    def _class_dir(self) -> dict[str, Node]:
+        nd: dict[str, Node] = {}
+        for bridge in self.k.bridges:
+            bus = f"{self.bridge_path(bridge)}/ndbus{bridge.bus_id}"
+            nd[f"ndctl{bridge.bus_id}"] = Link(f"{bus}/ndctl{bridge.bus_id}")
+        return {"nd": static_dir(nd), "firmware": static_dir({})}
+
+    def _dev_char(self) -> dict[str, Node]:
+        return {f"{major}:{minor}": Link(path) for _, major, minor, path in self.dev_nodes()}
+
+
+def _flush_store(data: bytes) -> None:
+    """``/sys/bus/cxl/flush``: ``1`` waits for pending port work (there is none)."""
+    from fake_sysfs.errors import errno, kerr
+
+    if data.split(b"\0", 1)[0].strip() != b"1":
+        raise kerr(errno.EINVAL)
+
+
+__all__ = ["Tree", "node_list"]

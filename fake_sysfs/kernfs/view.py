@@ -1,0 +1,193 @@
+"""Path operations on the /sys tree, with kernfs semantics.
+
+Paths are absolute (``/sys/bus/cxl/devices/root0``). Symlinks are followed like the VFS
+does; listings come in kernfs order; reads return the whole attribute; a write is one store
+of at most a page. Errors are KernfsError carrying the errno a real sysfs gives.
+"""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+
+from fake_sysfs.errors import KernfsError, errno, kerr
+from fake_sysfs.kernel.state import Kernel
+from fake_sysfs.kernfs.nodes import Attr, Dir, Link, Node
+from fake_sysfs.kernfs.order import kernfs_sorted
+from fake_sysfs.kernfs.tree import Tree
+
+PAGE_SIZE = 4096
+_MAX_LINKS = 40
+
+
+@dataclass(frozen=True)
+class Stat:
+    """What lstat/stat tell about a node."""
+
+    mode: int  # including the file type bits
+    size: int
+    #: (major, minor) of a device node.
+    rdev: tuple[int, int] = (0, 0)
+
+
+def link_text(link_dir: str, target: str) -> str:
+    """The relative path sysfs stores in a link: up from the link's directory to the first
+    ancestor that also contains the target's parent, then down (kernfs_get_target_path)."""
+    target_parts = target.split("/")
+    ancestors = {"/".join(target_parts[:i]) for i in range(len(target_parts))}
+    base = link_dir
+    ups = 0
+    while base and base not in ancestors:
+        base = base.rpartition("/")[0]
+        ups += 1
+    rest = target[len(base) + 1 :] if base else target
+    return "../" * ups + rest
+
+
+class View:
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.tree = Tree(kernel)
+        self._root = self.tree.root()
+        # Canonical directory path (relative to /sys) -> node, filled as paths resolve.
+        self._dirs: dict[str, Dir] = {"": self._root}
+        # Any path as asked -> (canonical path, node), for the lookups a listing repeats.
+        self._cache: dict[str, tuple[str, Node]] = {}
+
+    # -- resolution ------------------------------------------------------------------------
+
+    def _split(self, path: str) -> str:
+        if path == "/sys":
+            return ""
+        if not path.startswith("/sys/"):
+            raise kerr(errno.ENOENT, path)
+        return path[5:].strip("/")
+
+    def _walk(self, rel: str, follow_last: bool) -> tuple[str, Node]:
+        parts = [p for p in rel.split("/") if p and p != "."]
+        cur: list[str] = []
+        node: Node = self._root
+        links = 0
+        i = 0
+        while i < len(parts):
+            name = parts[i]
+            if name == "..":
+                if cur:
+                    cur.pop()
+                node = self._dirs["/".join(cur)]
+                i += 1
+                continue
+            if not isinstance(node, Dir):
+                raise kerr(errno.ENOTDIR)
+            child = node.entries.get(name)
+            if child is None:
+                raise kerr(errno.ENOENT)
+            last = i == len(parts) - 1
+            if isinstance(child, Link) and (follow_last or not last):
+                links += 1
+                if links > _MAX_LINKS:
+                    raise kerr(errno.ELOOP)
+                parts = [p for p in child.target.split("/") if p] + parts[i + 1 :]
+                cur, node, i = [], self._root, 0
+                continue
+            cur.append(name)
+            node = child
+            if isinstance(child, Dir):
+                self._dirs.setdefault("/".join(cur), child)
+            i += 1
+        return "/".join(cur), node
+
+    def _resolve(self, path: str, follow_last: bool = True) -> tuple[str, Node]:
+        key = path if follow_last else f"{path}\0"
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        rel = self._split(path)
+        head, _, name = rel.rpartition("/")
+        found: tuple[str, Node] | None = None
+        # Fast path: the parent directory resolved before; look the entry up in it.
+        parent = self._cache.get(f"/sys/{head}" if head else "/sys")
+        if parent is not None and isinstance(parent[1], Dir) and name not in ("", ".", ".."):
+            child = parent[1].entries.get(name)
+            if child is None:
+                raise kerr(errno.ENOENT, path)
+            if not isinstance(child, Link) or not follow_last:
+                canon = f"{parent[0]}/{name}" if parent[0] else name
+                if isinstance(child, Dir):
+                    self._dirs.setdefault(canon, child)
+                found = (canon, child)
+        if found is None:
+            try:
+                found = self._walk(rel, follow_last)
+            except KernfsError as e:
+                raise kerr(e.errno or errno.ENOENT, path) from None
+        self._cache[key] = found
+        return found
+
+    # -- operations ------------------------------------------------------------------------
+
+    def lstat(self, path: str) -> Stat:
+        return self._stat(self._resolve(path, follow_last=False)[1])
+
+    def stat(self, path: str) -> Stat:
+        return self._stat(self._resolve(path)[1])
+
+    @staticmethod
+    def _stat(node: Node) -> Stat:
+        if isinstance(node, Dir):
+            return Stat(stat.S_IFDIR | node.mode, 0)
+        if isinstance(node, Link):
+            return Stat(stat.S_IFLNK | 0o777, 0)
+        assert isinstance(node, Attr)
+        return Stat(stat.S_IFREG | node.mode, PAGE_SIZE)
+
+    def listdir(self, path: str) -> list[str]:
+        _, node = self._resolve(path)
+        if not isinstance(node, Dir):
+            raise kerr(errno.ENOTDIR, path)
+        return kernfs_sorted(list(node.entries))
+
+    def readlink(self, path: str) -> str:
+        canon, node = self._resolve(path, follow_last=False)
+        if not isinstance(node, Link):
+            raise kerr(errno.EINVAL, path)
+        return link_text(canon.rpartition("/")[0], node.target)
+
+    def realpath(self, path: str) -> str:
+        canon, _ = self._resolve(path)
+        return f"/sys/{canon}" if canon else "/sys"
+
+    def read(self, path: str) -> bytes:
+        _, node = self._resolve(path)
+        if isinstance(node, Dir):
+            raise kerr(errno.EISDIR, path)
+        assert isinstance(node, Attr)
+        # kernfs refuses to open an attribute for reading without a read bit (even root).
+        if not node.mode & 0o444 or node.show is None:
+            raise kerr(errno.EACCES, path)
+        return node.show()
+
+    def check_writable(self, path: str) -> Attr:
+        _, node = self._resolve(path)
+        if isinstance(node, Dir):
+            raise kerr(errno.EISDIR, path)
+        assert isinstance(node, Attr)
+        if not node.mode & 0o222:
+            raise kerr(errno.EACCES, path)
+        return node
+
+    def write(self, path: str, data: bytes) -> int:
+        """One store. Returns the byte count (a store consumes the whole write)."""
+        node = self.check_writable(path)
+        if len(data) > PAGE_SIZE:
+            raise kerr(errno.E2BIG, path)
+        if node.store is None:
+            raise kerr(errno.EOPNOTSUPP, path)
+        try:
+            node.store(data)
+        except KernfsError as e:
+            raise kerr(e.errno or errno.EIO, path) from None
+        return len(data)
+
+    def dev_nodes(self) -> list[tuple[str, int, int, str]]:
+        return self.tree.dev_nodes()

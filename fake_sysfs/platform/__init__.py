@@ -1,0 +1,1 @@
+"""Platform descriptions: presets, platform files, QEMU command lines."""

@@ -1,0 +1,131 @@
+"""The library context: the sysfs it reads, its log, and top-level enumeration.
+
+Objects are enumerated lazily, the first time a list is needed, and kept for the process
+lifetime, the way libcxl does; the order of enumeration decides the order of log lines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from pycxl.sysfs.base import Sysfs
+from pycxl.util.cparse import scan_int
+from pycxl.util.log import Log
+
+if TYPE_CHECKING:
+    from pycxl.cxl.lib.memdev import Memdev
+    from pycxl.cxl.lib.port import Bus
+
+T = TypeVar("T")
+
+CXL_DEVICES = "/sys/bus/cxl/devices"
+CXL_FLUSH = "/sys/bus/cxl/flush"
+#: libcxl reads attributes into a 1024-byte buffer; a value that fills it is a failure.
+ATTR_SIZE = 1024
+
+
+class Ctx:
+    def __init__(self, sysfs: Sysfs, log: Log | None = None) -> None:
+        self.sysfs = sysfs
+        self.log = log if log is not None else Log("libcxl", "CXL_LOG")
+        self._buses: list[Bus] | None = None
+        self._memdevs: list[Memdev] | None = None
+        self._flushed = False
+
+    # -- attributes ------------------------------------------------------------------------
+
+    def read_attr(self, path: str) -> str | None:
+        """An attribute's value with one trailing newline stripped; None if unreadable."""
+        try:
+            data = self.sysfs.read(path)
+        except OSError as e:
+            if self.log.debug:
+                self.log.dbg("__sysfs_read_attr", f"failed to open {path}: {os.strerror(e.errno or 0)}\n")
+            return None
+        if len(data) >= ATTR_SIZE:
+            if self.log.debug:
+                self.log.dbg("__sysfs_read_attr", f"failed to read from {path}: buffer too small\n")
+            return None
+        text = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        return text[:-1] if text.endswith("\n") else text
+
+    def realpath(self, path: str) -> str | None:
+        try:
+            return self.sysfs.realpath(path)
+        except OSError:
+            return None
+
+    def write_attr(self, path: str, value: str) -> int:
+        """Write ``value`` plus its terminating NUL, as libcxl does. Returns 0 or -errno."""
+        try:
+            self.sysfs.write(path, value.encode() + b"\0")
+        except OSError as e:
+            return -(e.errno or 5)
+        return 0
+
+    def is_enabled(self, dev_path: str) -> bool:
+        """A device is enabled while ``driver`` is a symlink (its target need not exist)."""
+        return self.sysfs.is_link(f"{dev_path}/driver")
+
+    # -- enumeration -----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Wait for pending port probe work before scanning (errors are ignored)."""
+        if not self._flushed:
+            self._flushed = True
+            self.write_attr(CXL_FLUSH, "1\n")
+
+    def device_parse(
+        self, base: str, prefix: str, make: Callable[[int, str], T | None], ident: Callable[[T], int]
+    ) -> list[T]:
+        """Build objects for the ``<prefix><N>`` entries of ``base``.
+
+        Each new object goes to the head of the list, so the result is in reverse readdir
+        order. A failed constructor drops the object with an error line; a repeated id
+        keeps the first object.
+        """
+        self.flush()
+        if self.log.debug:
+            self.log.dbg("__sysfs_device_parse", f"base: '{base}' dev: '{prefix}'\n")
+        try:
+            names = self.sysfs.listdir(base)
+        except OSError:
+            return []
+        found: list[T] = []
+        seen: set[int] = set()
+        for name in names:
+            dev_id = scan_int(name, prefix)
+            if dev_id is None:
+                continue
+            obj = make(dev_id, f"{base}/{name}")
+            if obj is None:
+                self.log.err("__sysfs_device_parse", f"{prefix}{dev_id}: add_dev() failed\n")
+                continue
+            if self.log.debug:
+                self.log.dbg("__sysfs_device_parse", f"{prefix}{dev_id}: processed\n")
+            if ident(obj) in seen:
+                continue
+            seen.add(ident(obj))
+            found.append(obj)
+        found.reverse()
+        return found
+
+    def buses(self) -> list[Bus]:
+        if self._buses is None:
+            from pycxl.cxl.lib.port import Bus
+
+            self._buses = self.device_parse(
+                CXL_DEVICES, "root", lambda i, p: Bus.create_bus(self, i, p), lambda b: b.id
+            )
+        return self._buses
+
+    def memdevs(self) -> list[Memdev]:
+        if self._memdevs is None:
+            from pycxl.cxl.lib.memdev import Memdev
+
+            self._memdevs = self.device_parse(
+                CXL_DEVICES, "mem", lambda i, p: Memdev.create(self, i, p), lambda m: m.id
+            )
+        return self._memdevs

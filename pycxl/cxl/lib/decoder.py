@@ -1,0 +1,190 @@
+"""HDM decoders (``decoderP.N`` inside port P) and their targets."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from pycxl.util.cparse import ULLONG_MAX, atoi, strtoull, to_uint
+
+if TYPE_CHECKING:
+    from pycxl.cxl.lib.memdev import Memdev
+    from pycxl.cxl.lib.port import Port
+    from pycxl.cxl.lib.region import Region
+
+UINT_MAX = 0xFFFFFFFF
+MODES = ("none", "ram", "pmem", "mixed")
+
+
+def parse_mode(value: str | None) -> str:
+    if value is None:
+        return "none"
+    return value if value in ("none", "ram", "pmem") else "mixed"
+
+
+class Target:
+    def __init__(self, decoder: Decoder, position: int, target_id: int, dev_path: str) -> None:
+        self.decoder = decoder
+        self.position = position
+        self.id = target_id
+        self.dev_path = dev_path
+        self.devname = os.path.basename(dev_path)
+        self.phys_path: str | None = None
+        self.fw_path: str | None = None
+
+    def maps_memdev(self, memdev: Memdev) -> bool:
+        return (self.phys_path or self.dev_path) in memdev.host_path
+
+
+class Decoder:
+    def __init__(self, port: Port, dec_id: int, dev_path: str) -> None:
+        self.port = port
+        self.ctx = port.ctx
+        self.id = dec_id
+        self.dev_path = dev_path
+        self.devname = os.path.basename(dev_path)
+        self.start = ULLONG_MAX
+        self.size = ULLONG_MAX
+        self.mode = "none"
+        self.interleave_granularity = UINT_MAX
+        self.interleave_ways = UINT_MAX
+        self.qos_class = -1
+        self.dpa_resource = ULLONG_MAX
+        self.dpa_size = ULLONG_MAX
+        self.cap_type2 = False
+        self.cap_type3 = False
+        self.cap_ram = False
+        self.cap_pmem = False
+        self.max_available_extent = ULLONG_MAX
+        self.targets: list[Target] = []
+        self._regions: list[Region] | None = None
+
+    @classmethod
+    def create(cls, port: Port, dec_id: int, dev_path: str) -> Decoder | None:
+        dec = cls(port, dec_id, dev_path)
+        ctx = port.ctx
+        read = ctx.read_attr
+        if ctx.log.debug:
+            ctx.log.dbg("add_cxl_decoder", f"{dec.devname}: base: '{dev_path}'\n")
+        value = read(f"{dev_path}/start")
+        if value is not None:
+            dec.start = strtoull(value)[0]
+        value = read(f"{dev_path}/size")
+        if value is not None:
+            dec.size = strtoull(value)[0]
+        dec.mode = parse_mode(read(f"{dev_path}/mode"))
+        value = read(f"{dev_path}/interleave_granularity")
+        if value is not None:
+            dec.interleave_granularity = to_uint(strtoull(value)[0])
+        value = read(f"{dev_path}/interleave_ways")
+        if value is not None:
+            dec.interleave_ways = to_uint(strtoull(value)[0])
+        if port.is_root():
+            value = read(f"{dev_path}/qos_class")
+            if value is not None:
+                dec.qos_class = atoi(value)
+        if port.is_endpoint():
+            value = read(f"{dev_path}/dpa_resource")
+            if value is not None:
+                dec.dpa_resource = strtoull(value)[0]
+            value = read(f"{dev_path}/dpa_size")
+            if value is not None:
+                dec.dpa_size = strtoull(value)[0]
+        if port.is_root():
+            for attr in ("cap_type2", "cap_type3", "cap_ram", "cap_pmem"):
+                value = read(f"{dev_path}/{attr}")
+                setattr(dec, attr, value is not None and strtoull(value)[0] != 0)
+            dec.max_available_extent = dec._max_available_extent()
+        if not port.is_endpoint():
+            dec._parse_targets(read(f"{dev_path}/target_list") or "")
+        return dec
+
+    def _parse_targets(self, target_list: str) -> None:
+        ctx = self.ctx
+        for position, token in enumerate(t for t in target_list.split(",") if t):
+            target_id = to_uint(strtoull(token)[0])
+            entry = f"{self.port.dev_path}/dport{target_id}"
+            real = ctx.realpath(entry)
+            if real is None:
+                ctx.log.err("add_cxl_decoder", f"{self.devname}: failed to parse target{position}\n")
+                break
+            target = Target(self, position, target_id, real)
+            target.phys_path = ctx.realpath(f"{entry}/physical_node")
+            target.fw_path = ctx.realpath(f"{entry}/firmware_node")
+            if target.phys_path is None and target.fw_path is not None:
+                target.phys_path = real
+            if ctx.log.debug:
+                for what, path in (("phys_path", target.phys_path), ("fw_path", target.fw_path)):
+                    ctx.log.dbg(
+                        "add_cxl_decoder",
+                        f"{self.devname}: target{position} {real} {what}: {path or 'none'}\n",
+                    )
+            self.targets.insert(0, target)
+
+    def _max_available_extent(self) -> int:
+        """The largest gap between configured regions of a root decoder's window.
+
+        Unsigned 64-bit wrapping arithmetic, like upstream; a region counts when its size is
+        non-zero and its commit state is not known to be 0."""
+        if self.start == ULLONG_MAX:
+            return ULLONG_MAX
+        mask = ULLONG_MAX
+        prev_end = (self.start - 1) & mask
+        largest = 0
+        for region in self.regions():
+            if region.size == 0 or region.commit == 0:
+                continue
+            gap = (region.start - prev_end - 1) & mask
+            largest = max(largest, gap)
+            prev_end = (region.start + region.size - 1) & mask
+        gap = ((self.start + self.size - 1) - prev_end) & mask
+        return max(largest, gap)
+
+    @property
+    def nr_targets(self) -> int:
+        return len(self.targets)
+
+    def regions(self) -> list[Region]:
+        """A root decoder's regions, sorted by start address."""
+        if self._regions is None:
+            from pycxl.cxl.lib.region import Region
+
+            found = self.ctx.device_parse(
+                self.dev_path, "region", lambda i, p: Region.create(self, i, p), lambda r: r.id
+            )
+            found.reverse()  # readdir order, so that equal starts keep it
+            self._regions = sorted(found, key=lambda r: r.start)
+        return self._regions
+
+    def region(self) -> Region | None:
+        """The region a switch or endpoint decoder belongs to (re-read every time)."""
+        if self.port.is_root():
+            return None
+        try:
+            data = self.ctx.sysfs.read(f"{self.dev_path}/region")
+        except OSError as e:
+            self.ctx.log.err(
+                "cxl_decoder_get_region", f"failed to read region name: {os.strerror(e.errno or 0)}\n"
+            )
+            return None
+        name = data.split(b"\0", 1)[0].decode(errors="surrogateescape")
+        name = name[:-1] if name.endswith("\n") else name
+        if not name:
+            return None
+        bus = self.port.bus()
+        if bus is None:
+            return None
+        for root_decoder in bus.decoders():
+            for region in root_decoder.regions():
+                if region.devname == name:
+                    return region
+        return None
+
+    def memdev(self) -> Memdev | None:
+        return self.port.memdev() if self.port.is_endpoint() else None
+
+    def target_by_memdev(self, memdev: Memdev) -> Target | None:
+        for target in self.targets:
+            if target.maps_memdev(memdev):
+                return target
+        return None

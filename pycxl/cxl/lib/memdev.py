@@ -1,0 +1,121 @@
+"""Memdevs (``/sys/bus/cxl/devices/memN``)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from pycxl.util.cparse import ULLONG_MAX, atoi, strtoll, strtoull, to_int
+
+if TYPE_CHECKING:
+    from pycxl.cxl.lib.ctx import Ctx
+    from pycxl.cxl.lib.port import Bus, Port
+
+#: No QoS class known (the attribute is absent).
+QOS_CLASS_NONE = -1
+
+
+class Memdev:
+    def __init__(self, ctx: Ctx, mem_id: int, dev_path: str) -> None:
+        self.ctx = ctx
+        self.id = mem_id
+        self.dev_path = dev_path
+        self.devname = os.path.basename(dev_path)
+        self.major = 0
+        self.minor = 0
+        self.pmem_size = 0
+        self.ram_size = 0
+        self.pmem_qos_class = QOS_CLASS_NONE
+        self.ram_qos_class = QOS_CLASS_NONE
+        self.payload_max = -1
+        self.lsa_size = ULLONG_MAX
+        self.serial = ULLONG_MAX
+        self.numa_node = -1
+        self.host_path = ""
+        self.host = ""
+        self.firmware_version: str | None = None
+        self._endpoint: Port | None = None
+        self._endpoint_known = False
+
+    @classmethod
+    def create(cls, ctx: Ctx, mem_id: int, dev_path: str) -> Memdev | None:
+        mem = cls(ctx, mem_id, dev_path)
+        log = ctx.log
+        if log.debug:
+            log.dbg("add_cxl_memdev", f"{mem.devname}: base: '{dev_path}'\n")
+        try:
+            st = ctx.sysfs.stat_dev(f"/dev/cxl/{mem.devname}")
+        except OSError:
+            return None
+        mem.major, mem.minor = st.major, st.minor
+        read = ctx.read_attr
+        value = read(f"{dev_path}/pmem/size")
+        if value is not None:
+            mem.pmem_size = strtoull(value)[0]
+        value = read(f"{dev_path}/ram/size")
+        if value is not None:
+            mem.ram_size = strtoull(value)[0]
+        value = read(f"{dev_path}/pmem/qos_class")
+        if value is not None:
+            mem.pmem_qos_class = atoi(value)
+        value = read(f"{dev_path}/ram/qos_class")
+        if value is not None:
+            mem.ram_qos_class = atoi(value)
+        value = read(f"{dev_path}/payload_max")
+        if value is not None:
+            mem.payload_max = to_int(strtoull(value)[0])
+            if mem.payload_max < 0:
+                return None
+        value = read(f"{dev_path}/label_storage_size")
+        if value is not None:
+            mem.lsa_size = strtoull(value)[0]
+            if mem.lsa_size == ULLONG_MAX:
+                return None
+        value = read(f"{dev_path}/serial")
+        if value is not None:
+            mem.serial = strtoull(value)[0]
+        value = read(f"{dev_path}/numa_node")
+        if value is not None:
+            mem.numa_node = to_int(strtoll(value)[0])
+        real = ctx.realpath(dev_path)
+        if real is None:
+            return None
+        mem.host_path = os.path.dirname(real)
+        mem.host = os.path.basename(mem.host_path)
+        mem.firmware_version = read(f"{dev_path}/firmware_version")
+        # The nvdimm bridge child (pmemN) is looked up for label commands only.
+        if log.debug:
+            log.dbg("__sysfs_device_parse", f"base: '{dev_path}' dev: 'pmem'\n")
+        return mem
+
+    def is_enabled(self) -> bool:
+        return self.ctx.is_enabled(self.dev_path)
+
+    def endpoint(self) -> Port | None:
+        """The endpoint whose uport is this memdev; only an enabled memdev has one."""
+        if self._endpoint_known:
+            return self._endpoint
+        if not self.is_enabled():
+            return None
+        found: Port | None = None
+        for bus in self.ctx.buses():
+            found = bus.find_endpoint(self)
+            if found is not None:
+                break
+        if found is None:
+            return None
+        other = found.memdev_cache
+        if other is not None and other is not self:
+            self.ctx.log.err(
+                "cxl_memdev_get_endpoint",
+                f"{found.devname} assigned to {other.devname} not {self.devname}\n",
+            )
+        self._endpoint = found
+        self._endpoint_known = True
+        found.memdev_cache = self
+        found.memdev_known = True
+        return found
+
+    def bus(self) -> Bus | None:
+        ep = self.endpoint()
+        return ep.bus() if ep is not None else None

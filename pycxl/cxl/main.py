@@ -1,0 +1,153 @@
+"""The ``cxl`` program: top-level options and command dispatch, as upstream's main loop."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pycxl import UPSTREAM_VERSION
+from pycxl.sysfs.base import Sysfs, SysfsUnavailable
+
+Command = Callable[[list[str], Sysfs], int]
+
+TOP_USAGE = " usage: cxl [--version] [--help] COMMAND [ARGS]"
+_MORE_HELP = (
+    "\n See 'cxl help COMMAND' for more information on a specific command.\n"
+    " cxl --list-cmds to see all available commands\n\n"
+)
+
+
+def _cmd_list(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.list import cmd_list
+
+    return cmd_list(argv, sysfs)
+
+
+def _cmd_version(argv: list[str], sysfs: Sysfs) -> int:
+    del argv, sysfs
+    sys.stdout.write(f"{UPSTREAM_VERSION}\n")
+    return 0
+
+
+def _cmd_help(argv: list[str], sysfs: Sysfs) -> int:
+    del sysfs
+    if not argv:
+        sys.stdout.write(f"\n{TOP_USAGE}\n\n{_MORE_HELP}")
+        return 0
+    return show_man_page(argv[0])
+
+
+#: Commands in upstream's table order; the rest of upstream's table lands with later work.
+COMMANDS: dict[str, Command] = {
+    "version": _cmd_version,
+    "list": _cmd_list,
+    "help": _cmd_help,
+}
+
+
+def man_dirs() -> list[str]:
+    """Where pycxl's man pages are: the installed share/man, or the source tree's man/."""
+    dirs = []
+    installed = Path(sys.prefix) / "share" / "man"
+    if (installed / "man1" / "cxl.1").exists():
+        dirs.append(str(installed))
+    source = Path(__file__).resolve().parents[2] / "man"
+    if (source / "man1" / "cxl.1").exists():
+        dirs.append(str(source))
+    return dirs
+
+
+def show_man_page(cmd: str) -> int:
+    """Exec the man viewer on ``cxl-<cmd>`` (``CXL_MAN_VIEWER`` may name ``man``)."""
+    page = cmd if cmd.startswith("cxl") else f"cxl-{cmd}"
+    env = dict(os.environ)
+    manpath = ":".join(man_dirs())
+    if manpath:
+        env["MANPATH"] = f"{manpath}:{env['MANPATH']}" if env.get("MANPATH") else f"{manpath}:"
+    viewer = os.environ.get("CXL_MAN_VIEWER", "man")
+    if viewer == "man":
+        sys.stdout.flush()
+        try:
+            os.execvpe("man", ["man", page], env)
+        except OSError:
+            pass
+    sys.stderr.write("no man viewer handled the request")
+    return 255
+
+
+def _list_cmds() -> int:
+    for name in COMMANDS:
+        sys.stdout.write(f"{name}\n")
+    return 0
+
+
+def _finish_stdout() -> int:
+    """Flush stdout and report a failure, unless stdout is a pipe or socket."""
+    try:
+        mode = os.fstat(sys.stdout.fileno()).st_mode
+    except (OSError, ValueError):
+        return 0
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return 0
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        sys.stderr.write(f"write failure on standard output: {os.strerror(e.errno or errno.EIO)}")
+        return 1
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    args = list(argv)
+    while args and args[0].startswith("-"):
+        opt = args[0]
+        if opt in ("--version", "--help"):
+            break
+        if opt == "-h":
+            args[0] = "--help"
+            break
+        if opt == "-v":
+            args[0] = "--version"
+            break
+        if opt == "--list-cmds":
+            return _list_cmds()
+        sys.stderr.write(f"Unknown option: {opt}\n\n{TOP_USAGE}\n")
+        return 129
+    if not args:
+        sys.stdout.write(f"\n{TOP_USAGE}\n\n{_MORE_HELP}")
+        return 1
+    cmd = args[0][2:] if args[0].startswith("--") else args[0]
+    rest = args[1:]
+    if rest[:1] == ["--help"]:
+        cmd, rest = "help", [cmd]
+    handler = COMMANDS.get(cmd)
+    if handler is None:
+        sys.stderr.write(f"Unknown command: '{cmd}'\n")
+        return 1
+    from pycxl.sysfs.select import open_sysfs
+
+    rc = handler(rest, open_sysfs()) & 0xFF
+    if rc == 0:
+        rc = _finish_stdout()
+    return rc
+
+
+def main() -> None:
+    # Die quietly on a closed pipe, like the C tool (e.g. `cxl list | head -1`).
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        code = run(sys.argv[1:])
+    except SysfsUnavailable as e:
+        sys.stderr.write(f"cxl: {e}\n")
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as e:  # a bug must still end in one line, never a traceback
+        sys.stderr.write(f"cxl: internal error: {type(e).__name__}: {e}\n")
+        code = 1
+    sys.exit(code)

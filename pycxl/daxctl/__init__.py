@@ -1,0 +1,1 @@
+"""daxctl: the DAX side (regions and devices on the dax bus)."""

@@ -1,0 +1,26 @@
+"""Which /sys pycxl acts on.
+
+``PYCXL_SYSFS_ROOT=DIR``: DIR is /sys, read and written with plain file I/O (a real /sys, a
+FUSE mount, an exported tree); /dev is ``PYCXL_DEV_ROOT`` or else the ``dev`` directory beside
+DIR (so ``/sys`` pairs with ``/dev``, and ``tree/sys`` with ``tree/dev``). Otherwise: the
+emulated platform. The host's real /sys is never touched unless asked for this way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pycxl.sysfs.base import Sysfs
+
+
+def open_sysfs() -> Sysfs:
+    root = os.environ.get("PYCXL_SYSFS_ROOT")
+    if root:
+        from pycxl.sysfs.files import FileSysfs
+
+        dev = os.environ.get("PYCXL_DEV_ROOT") or str(Path(root).resolve().parent / "dev")
+        return FileSysfs(Path(root), Path(dev))
+    from pycxl.sysfs.emulated import EmulatedSysfs
+
+    return EmulatedSysfs()

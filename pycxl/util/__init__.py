@@ -1,0 +1,1 @@
+"""Utilities shared by the cxl, ndctl and daxctl re-implementations."""
