@@ -1,0 +1,300 @@
+"""Platform files: a platform described in TOML (schema in fake-sysfs-platform(5)).
+
+Example::
+
+    name = "two-devices"
+    [[host_bridge]]
+    uid = 12
+      [[host_bridge.root_port]]
+      port = 0
+        [host_bridge.root_port.device]
+        ram = "512M"
+        pmem = "512M"
+        lsa = "128K"
+        serial = 1
+    [[window]]
+    targets = [12]
+    size = "4G"
+
+Every key is checked: an unknown key, a wrong type or a bad value is refused with one line
+naming where it is (``host_bridge[0].root_port[1].device.rams: unknown key``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from fake_sysfs.errors import PlatformError
+from fake_sysfs.platform.model import (
+    AutoRegion,
+    HostBridge,
+    Platform,
+    RootPort,
+    Switch,
+    SwitchPort,
+    Type3Device,
+    Window,
+)
+from fake_sysfs.platform.sizes import parse_size
+from fake_sysfs.platform.validate import finalize
+
+Table = dict[str, Any]
+
+
+class _Reader:
+    """Typed access to one TOML table that remembers which keys were used."""
+
+    def __init__(self, table: object, where: str) -> None:
+        if not isinstance(table, dict):
+            raise PlatformError(f"{where}: expected a table")
+        self.table: Table = table
+        self.where = where
+        self.used: set[str] = set()
+
+    def _get(self, key: str) -> Any:
+        self.used.add(key)
+        return self.table.get(key)
+
+    def has(self, key: str) -> bool:
+        return key in self.table
+
+    def int(self, key: str, default: int | None = None, lo: int | None = None, hi: int | None = None) -> int:
+        value = self._get(key)
+        if value is None:
+            if default is None:
+                raise PlatformError(f"{self.where}: missing required key '{key}'")
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PlatformError(f"{self.where}.{key}: expected an integer, got {value!r}")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise PlatformError(f"{self.where}.{key}: {value} is out of range")
+        return value
+
+    def opt_int(self, key: str) -> int | None:
+        return self.int(key, 0) if self.has(key) else self._get(key)
+
+    def size(self, key: str, default: int | None = None) -> int:
+        value = self._get(key)
+        if value is None:
+            if default is None:
+                raise PlatformError(f"{self.where}: missing required key '{key}'")
+            return default
+        return parse_size(value, f"{self.where}.{key}")
+
+    def str(self, key: str, default: str) -> str:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise PlatformError(f"{self.where}.{key}: expected a string, got {value!r}")
+        return value
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise PlatformError(f"{self.where}.{key}: expected true or false, got {value!r}")
+        return value
+
+    def tables(self, key: str) -> list[_Reader]:
+        value = self._get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise PlatformError(f"{self.where}.{key}: expected an array of tables ([[{key}]])")
+        return [_Reader(item, f"{self.where}.{key}[{i}]".lstrip(".")) for i, item in enumerate(value)]
+
+    def table_or_none(self, key: str) -> _Reader | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        return _Reader(value, f"{self.where}.{key}".lstrip("."))
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            where = f"{self.where}.{unknown[0]}" if self.where else unknown[0]
+            raise PlatformError(f"{where}: unknown key")
+
+
+def _device(r: _Reader) -> Type3Device:
+    qos: int | None = 0
+    if r.has("qos_class"):
+        raw = r.table["qos_class"]
+        r.used.add("qos_class")
+        if raw is False:
+            qos = None
+        elif isinstance(raw, bool) or not isinstance(raw, int):
+            raise PlatformError(f"{r.where}.qos_class: expected an integer or false, got {raw!r}")
+        else:
+            qos = raw
+    serial = None
+    if r.has("serial"):
+        serial = r.int("serial", lo=0, hi=(1 << 64) - 1)
+    dev = Type3Device(
+        ram_size=r.size("ram", 0),
+        pmem_size=r.size("pmem", 0),
+        lsa_size=r.size("lsa", 0),
+        serial=serial,
+        numa_node=r.int("numa_node", -1, lo=-1),
+        firmware_version=r.str("firmware_version", "BWFW VERSION 00"),
+        payload_max=r.int("payload_max", 2048),
+        decoders=r.int("decoders", 4),
+        qos_class=qos,
+        label=r.str("label", ""),
+    )
+    r.done()
+    return dev
+
+
+def _switch(r: _Reader) -> Switch:
+    sw = Switch(decoders=r.int("decoders", 4), targets=r.int("targets", 8), label=r.str("label", ""))
+    for p in r.tables("port"):
+        dev = p.table_or_none("device")
+        sw.ports.append(
+            SwitchPort(
+                port=p.int("port", lo=0, hi=255),
+                device=_device(dev) if dev is not None else None,
+                label=p.str("label", ""),
+            )
+        )
+        p.done()
+    r.done()
+    return sw
+
+
+def _host_bridge(r: _Reader) -> HostBridge:
+    uid = r.int("uid", lo=0, hi=0xFFFFFFFF)
+    hb = HostBridge(
+        uid=uid,
+        bus_nr=r.int("bus_nr", uid if uid <= 0xFF else 0, lo=0, hi=0xFF),
+        segment=r.int("segment", 0, lo=0, hi=0xFFFF),
+        decoders=r.int("decoders", 4),
+        targets=r.int("targets", 8),
+        rch=r.bool("rch", False),
+        label=r.str("label", ""),
+    )
+    rcd = r.table_or_none("device")
+    if rcd is not None:
+        hb.rcd = _device(rcd)
+        hb.rcd.rcd = True
+    for p in r.tables("root_port"):
+        dev = p.table_or_none("device")
+        sw = p.table_or_none("switch")
+        hb.root_ports.append(
+            RootPort(
+                port=p.int("port", lo=0, hi=255),
+                device=_device(dev) if dev is not None else None,
+                switch=_switch(sw) if sw is not None else None,
+                label=p.str("label", ""),
+            )
+        )
+        p.done()
+    r.done()
+    return hb
+
+
+def _window(r: _Reader) -> Window:
+    targets = r._get("targets")
+    if not isinstance(targets, list) or not all(
+        isinstance(t, int) and not isinstance(t, bool) for t in targets
+    ):
+        raise PlatformError(f"{r.where}.targets: expected a list of host bridge uids")
+    gran = r._get("granularity")
+    granularity = 256 if gran is None else parse_size(gran, f"{r.where}.granularity")
+    base = r.size("base", 0) if r.has("base") else None
+    win = Window(
+        size=r.size("size"),
+        targets=list(targets),
+        granularity=granularity,
+        ram=r.bool("ram", True),
+        pmem=r.bool("pmem", True),
+        type2=r.bool("type2", False),
+        type3=r.bool("type3", True),
+        locked=r.bool("locked", False),
+        qos_class=r.int("qos_class", 0),
+        xor=r.bool("xor", False),
+        base=base,
+    )
+    r.done()
+    return win
+
+
+def _auto_region(r: _Reader) -> AutoRegion:
+    members = r._get("members")
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members) or not members:
+        raise PlatformError(f"{r.where}.members: expected a list of device labels")
+    mode = r.str("mode", "ram")
+    if mode not in ("ram", "pmem"):
+        raise PlatformError(f"{r.where}.mode: expected \"ram\" or \"pmem\", got {mode!r}")
+    gran = r._get("granularity")
+    auto = AutoRegion(
+        window=r.int("window", lo=0),
+        size=r.size("size"),
+        granularity=256 if gran is None else parse_size(gran, f"{r.where}.granularity"),
+        members=list(members),
+        mode="ram" if mode == "ram" else "pmem",
+        base=r.size("base", 0) if r.has("base") else None,
+    )
+    r.done()
+    return auto
+
+
+def parse_platform(data: Table, name: str) -> Platform:
+    r = _Reader(data, "")
+    style = r.str("style", "acpi")
+    if style not in ("acpi", "cxl_test"):
+        raise PlatformError(f"style: expected \"acpi\" or \"cxl_test\", got {style!r}")
+    platform = Platform(
+        name=r.str("name", name),
+        style="acpi" if style == "acpi" else "cxl_test",
+        description=r.str("description", ""),
+        memory_block_size=r.size("memory_block_size", 128 << 20),
+        system_ram=r.size("system_ram", 4 << 30),
+    )
+    if r.has("window_base"):
+        platform.window_pool = r.size("window_base")
+    platform.host_bridges = [_host_bridge(h) for h in r.tables("host_bridge")]
+    platform.windows = [_window(w) for w in r.tables("window")]
+    platform.auto_regions = [_auto_region(a) for a in r.tables("auto_region")]
+    r.done()
+    _check_labels(platform)
+    return finalize(platform)
+
+
+def _check_labels(platform: Platform) -> None:
+    """cxl_test-style platforms name devices by label; labels must then be unique."""
+    if platform.style != "cxl_test":
+        return
+    seen: set[str] = set()
+    for hb in platform.host_bridges:
+        names = [hb.label] + [rp.label for rp in hb.root_ports]
+        for rp in hb.root_ports:
+            if rp.switch is not None:
+                names += [rp.switch.label] + [sp.label for sp in rp.switch.ports]
+        names += [d.label for d in platform.devices()]
+        for label in names:
+            if not label:
+                raise PlatformError("style cxl_test: every host bridge, port and device needs a label")
+    for dev in platform.devices():
+        if dev.label in seen:
+            raise PlatformError(f"duplicate device label {dev.label!r}")
+        seen.add(dev.label)
+
+
+def load_platform_file(path: Path) -> Platform:
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise PlatformError(f"{path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise PlatformError(f"{path}: not a text file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise PlatformError(f"{path}: invalid TOML: {e}") from None
+    try:
+        return parse_platform(data, path.stem)
+    except PlatformError as e:
+        raise PlatformError(f"{path}: {e}") from None

@@ -1,0 +1,70 @@
+"""Running the tools in-process with captured output, for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = DATA / "golden" / "cxl-list"
+
+
+@dataclass(frozen=True)
+class Result:
+    out: bytes
+    err: bytes
+    rc: int
+
+
+@contextlib.contextmanager
+def environment(env: dict[str, str | None]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _stream() -> io.TextIOWrapper:
+    return io.TextIOWrapper(
+        io.BytesIO(), encoding="utf-8", errors="surrogateescape", write_through=True
+    )
+
+
+def run_cxl(argv: list[str], env: dict[str, str | None] | None = None) -> Result:
+    """Run ``cxl ARGV`` in this process (pycxl.cxl.main.run) and capture everything."""
+    from pycxl.cxl.main import run
+
+    out, err = _stream(), _stream()
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        with environment(env or {}):
+            rc = run(argv)
+    finally:
+        sys.stdout, sys.stderr = old
+    out.flush()
+    err.flush()
+    return Result(out.buffer.getvalue(), err.buffer.getvalue(), rc)  # type: ignore[attr-defined]
+
+
+def extract_golden_tree(dest: Path) -> Path:
+    """Unpack the golden tree; returns the directory holding sys/ and dev/."""
+    with tarfile.open(GOLDEN / "tree.tar.gz") as tar:
+        tar.extractall(dest, filter="tar")
+    return dest / "tree"
