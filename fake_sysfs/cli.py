@@ -42,7 +42,9 @@ def init(
     qemu: Annotated[
         str | None, typer.Option("--qemu", help="A QEMU command line describing the platform.")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing state.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Replace an existing state.")
+    ] = False,
     state: StateOpt = None,
 ) -> None:
     """Boot a platform into the state directory."""
@@ -87,7 +89,9 @@ def reset(state: StateOpt = None) -> None:
 @app.command()
 def export(
     directory: Annotated[Path, typer.Argument(help="Where to write DIR/sys and DIR/dev.")],
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace DIR/sys and DIR/dev.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Replace DIR/sys and DIR/dev.")
+    ] = False,
     regular_files: Annotated[
         bool,
         typer.Option("--regular-files", help="Write /dev nodes as plain files even as root."),

@@ -75,7 +75,9 @@ def tables(k: Kernel, origin: Origin, state_dir: str) -> str:
             ]
         )
     out.append("Ports")
-    out.append(tabulate(rows, ["port", "host", "parent", "dports", "decoders", "committed", "bound"]))
+    out.append(
+        tabulate(rows, ["port", "host", "parent", "dports", "decoders", "committed", "bound"])
+    )
     out.append("")
     rows = []
     for mem in sorted(k.memdevs.values(), key=lambda m: m.id):
@@ -95,7 +97,9 @@ def tables(k: Kernel, origin: Origin, state_dir: str) -> str:
         )
     out.append("Memory devices")
     out.append(
-        tabulate(rows, ["memdev", "host", "ram", "pmem", "lsa", "serial", "node", "endpoint", "bound"])
+        tabulate(
+            rows, ["memdev", "host", "ram", "pmem", "lsa", "serial", "node", "endpoint", "bound"]
+        )
     )
     if k.regions:
         out.append("")
@@ -116,7 +120,10 @@ def tables(k: Kernel, origin: Origin, state_dir: str) -> str:
             )
         out.append("Regions")
         out.append(
-            tabulate(rows, ["region", "decoder", "mode", "base", "size", "ways", "gran", "state", "targets"])
+            tabulate(
+                rows,
+                ["region", "decoder", "mode", "base", "size", "ways", "gran", "state", "targets"],
+            )
         )
     return "\n".join(out) + "\n"
 
@@ -136,8 +143,10 @@ def tree(k: Kernel) -> str:
         host = port.uport.rsplit("/", 1)[-1]
         if port.kind == "endpoint" and port.memdev is not None:
             mem = k.memdevs[port.memdev]
-            parts = [f"ram {format_size(mem.ram_size)}" if mem.ram_size else "",
-                     f"pmem {format_size(mem.pmem_size)}" if mem.pmem_size else ""]
+            parts = [
+                f"ram {format_size(mem.ram_size)}" if mem.ram_size else "",
+                f"pmem {format_size(mem.pmem_size)}" if mem.pmem_size else "",
+            ]
             detail = ", ".join(p for p in parts if p)
             return f"{port.name} -> {mem.name} ({mem.parent.rsplit('/', 1)[-1]}; {detail})"
         state = "" if port.bound or port.kind == "root" else " [disabled]"
@@ -156,13 +165,14 @@ def tree(k: Kernel) -> str:
                     f"{dec.name}: window {dec.start:#x} {format_size(dec.size)} x{dec.ways} "
                     f"-> host bridges {','.join(map(str, dec.targets))} ({_caps(k, i)}){suffix}"
                 )
-        items.extend(sorted(children.get(port.id, []), key=lambda q: q.id))
+        kids: list[Port] = sorted(children.get(port.id, []), key=lambda q: q.id)
+        items.extend(kids)
         for i, item in enumerate(items):
             is_last = i == len(items) - 1
-            if isinstance(item, str):
-                lines.append(f"{inner}{'`-- ' if is_last else '|-- '}{item}")
-            else:
+            if isinstance(item, Port):
                 walk(item, inner, is_last, False)
+            else:
+                lines.append(f"{inner}{'`-- ' if is_last else '|-- '}{item}")
 
     walk(root, "", True, True)
     return "\n".join(lines) + "\n"

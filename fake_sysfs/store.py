@@ -73,7 +73,9 @@ class StateStore:
         except FileNotFoundError:
             raise
         except (OSError, ValueError) as e:
-            raise StateError(f"state file {self.file} is unreadable ({e}); run 'fake-sysfs reset'") from None
+            raise StateError(
+                f"state file {self.file} is unreadable ({e}); run 'fake-sysfs reset'"
+            ) from None
         if data.get("format") != STATE_FORMAT:
             raise StateError(
                 f"state file {self.file} has format {data.get('format')!r}, expected "
@@ -83,13 +85,18 @@ class StateStore:
             kernel = Kernel.from_json(data["kernel"])
             origin = Origin(**data["origin"])
         except (KeyError, TypeError, ValueError) as e:
-            raise StateError(f"state file {self.file} is damaged ({e}); run 'fake-sysfs init --force'") from None
+            raise StateError(
+                f"state file {self.file} is damaged ({e}); run 'fake-sysfs init --force'"
+            ) from None
         return kernel, origin
 
     def _write(self, kernel: Kernel, origin: Origin) -> None:
         payload = json.dumps(
-            {"format": STATE_FORMAT, "origin": {"kind": origin.kind, "source": origin.source},
-             "kernel": kernel.to_json()},
+            {
+                "format": STATE_FORMAT,
+                "origin": {"kind": origin.kind, "source": origin.source},
+                "kernel": kernel.to_json(),
+            },
             separators=(",", ":"),
         ).encode()
         tmp = self.dir / f"{STATE_FILE}.{os.getpid()}.tmp"
@@ -171,8 +178,10 @@ def load_platform_source(platform: str | None, qemu: str | None) -> tuple[Platfo
 
     name = platform or DEFAULT_PRESET
     if name in preset_names() or name.startswith("scale") or not Path(name).exists():
-        if name not in preset_names() and not name.startswith("scale") and (
-            "/" in name or name.endswith(".toml")
+        if (
+            name not in preset_names()
+            and not name.startswith("scale")
+            and ("/" in name or name.endswith(".toml"))
         ):
             raise PlatformError(f"platform file {name!r} does not exist")
         return load_preset(name), Origin("preset", name)

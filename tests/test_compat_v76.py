@@ -25,8 +25,14 @@ def test_v81_golden_normalizes_to_v76_golden(case: str) -> None:
     if lines is None or lines != (argv, argv):
         pytest.skip("no identical v76.1 command line for this case")
     v81, v76 = GOLDEN / "v81" / case, GOLDEN / "v76" / case
-    assert compat_v76.stdout(v81.with_suffix(".out").read_bytes()) == v76.with_suffix(".out").read_bytes()
-    assert compat_v76.stderr(v81.with_suffix(".err").read_bytes()) == v76.with_suffix(".err").read_bytes()
+    assert (
+        compat_v76.stdout(v81.with_suffix(".out").read_bytes())
+        == v76.with_suffix(".out").read_bytes()
+    )
+    assert (
+        compat_v76.stderr(v81.with_suffix(".err").read_bytes())
+        == v76.with_suffix(".err").read_bytes()
+    )
     assert v81.with_suffix(".rc").read_text() == v76.with_suffix(".rc").read_text()
 
 

@@ -20,7 +20,7 @@ from fake_sysfs.kernel.memdevs import Memdev, allocate_dpa
 from fake_sysfs.kernel.memory import Memory, MemoryBlock
 from fake_sysfs.kernel.nvdimm import Nmem, NvdimmBridge
 from fake_sysfs.kernel.ports import Dport, Port
-from fake_sysfs.kernel.regions import Region, lowest_free_id, program_hierarchy
+from fake_sysfs.kernel.regions import NULL_UUID, Region, lowest_free_id, program_hierarchy
 from fake_sysfs.kernel.state import Kernel
 from fake_sysfs.platform.model import (
     GiB,
@@ -50,7 +50,7 @@ def boot(platform: Platform) -> Kernel:
 
 def _boot_memory(platform: Platform) -> Memory:
     mem = Memory(block_size=platform.memory_block_size)
-    low = min(platform.system_ram, 2 * GiB)
+    low = platform.system_ram if platform.system_ram < 0xB000_0000 else 2 * GiB
     spans = [(0, low), (4 * GiB, platform.system_ram - low)]
     for start, size in spans:
         for index in range(start // mem.block_size, (start + size) // mem.block_size):
@@ -60,6 +60,15 @@ def _boot_memory(platform: Platform) -> Memory:
 
 def _next_port_id(k: Kernel) -> int:
     return lowest_free_id(set(k.ports))
+
+
+def _passthrough_decoder(port: Port) -> Decoder:
+    """A port without HDM decoder capability gets one software decoder that passes
+    everything through to its single dport (still zeroed: ways 1, page-size granularity,
+    an empty range)."""
+    return Decoder(
+        port=port.id, index=0, kind="switch", granularity=4096, targets=[port.dports[0].id]
+    )
 
 
 def _switch_decoders(k: Kernel, port: Port, count: int) -> list[Decoder]:
@@ -101,7 +110,10 @@ def _acpi_probe(k: Kernel) -> None:
             decoder_targets=hb.targets,
         )
         k.ports[port.id] = port
-        port.decoders = _switch_decoders(k, port, hb.decoders)
+        if hb.decoders:
+            port.decoders = _switch_decoders(k, port, hb.decoders)
+        else:
+            port.decoders = [_passthrough_decoder(port)]
     if any(d.cap_pmem for d in root.decoders):
         provider = "cxl_test" if platform.style == "cxl_test" else "CXL"
         k.bridges.append(NvdimmBridge(id=0, bus_id=0, provider=provider))
@@ -146,7 +158,9 @@ def _memdev(mem_id: int, dev: Type3Device) -> Memdev:
     )
 
 
-def _locate(platform: Platform, dev: Type3Device) -> tuple[HostBridge, RootPort | None, SwitchPort | None]:
+def _locate(
+    platform: Platform, dev: Type3Device
+) -> tuple[HostBridge, RootPort | None, SwitchPort | None]:
     for hb in platform.host_bridges:
         if hb.rcd is dev:
             return hb, None, None
@@ -233,7 +247,7 @@ def _assemble_auto_region(k: Kernel, index: int) -> None:
         root_port=0,
         root_decoder=auto.window,
         mode=auto.mode,
-        uuid="" if auto.mode == "ram" else "",
+        uuid="" if auto.mode == "ram" else NULL_UUID,
         ways=ways,
         granularity=auto.granularity,
         start=base,

@@ -70,7 +70,13 @@ def dax_device_attrs(region: DaxRegion, dev: DaxDevice) -> dict[str, Node]:
     driver = [f"DRIVER={dev.driver}"] if dev.driver else []
     attrs: dict[str, Node] = {
         "uevent": uevent(
-            [f"MAJOR={DAX_MAJOR}", f"MINOR={dev.minor}", f"DEVNAME={name}", *driver, "MODALIAS=dax:t0"]
+            [
+                f"MAJOR={DAX_MAJOR}",
+                f"MINOR={dev.minor}",
+                f"DEVNAME={name}",
+                *driver,
+                "MODALIAS=dax:t0",
+            ]
         ),
         "dev": ro(f"{DAX_MAJOR}:{dev.minor}"),
         "modalias": ro("dax:t0"),

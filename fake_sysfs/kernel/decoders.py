@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from fake_sysfs.kernfs.nodes import Node, hexattr, not_emulated, ro, uevent, wo, Attr
+from fake_sysfs.kernfs.nodes import Attr, Node, hexattr, not_emulated, ro, uevent, wo
 
 DecoderKind = Literal["root", "switch", "endpoint"]
 U64_MAX = (1 << 64) - 1
@@ -68,7 +68,9 @@ def decoder_attrs(dec: Decoder, region_name: str) -> dict[str, Node]:
         "interleave_ways": ro(dec.ways),
         # A root decoder of a 1-way window reports 256: the driver minimises x1
         # granularity so that any region granularity is allowed below it.
-        "interleave_granularity": ro(256 if dec.kind == "root" and dec.ways == 1 else dec.granularity),
+        "interleave_granularity": ro(
+            256 if dec.kind == "root" and dec.ways == 1 else dec.granularity
+        ),
     }
     if dec.kind != "endpoint":
         attrs["target_list"] = ro(",".join(str(t) for t in dec.targets))

@@ -34,7 +34,9 @@ def bridge_attrs() -> dict[str, Node]:
     return {
         "devtype": ro("cxl_nvdimm_bridge"),
         "modalias": ro("cxl:t1"),
-        "uevent": uevent(["DEVTYPE=cxl_nvdimm_bridge", "DRIVER=cxl_nvdimm_bridge", "MODALIAS=cxl:t1"]),
+        "uevent": uevent(
+            ["DEVTYPE=cxl_nvdimm_bridge", "DRIVER=cxl_nvdimm_bridge", "MODALIAS=cxl:t1"]
+        ),
     }
 
 

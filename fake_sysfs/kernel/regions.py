@@ -8,9 +8,11 @@ lowest free id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
-from fake_sysfs.kernfs.nodes import Attr, Node, hexattr, not_emulated, ro, uevent
+from fake_sysfs.kernfs.nodes import Attr, Node, hexattr, not_emulated, ro, text, uevent
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.decoders import Decoder
@@ -61,7 +63,8 @@ def region_attrs(region: Region) -> dict[str, Node]:
         ),
         "resource": hexattr(U64_MAX if region.start is None else region.start),
         "size": Attr(
-            0o644, lambda: (f"{region.size:#x}" if region.size else "0x0").encode() + b"\n",
+            0o644,
+            lambda: (f"{region.size:#x}" if region.size else "0x0").encode() + b"\n",
             not_emulated,
         ),
         "mode": ro(region.mode),
@@ -73,7 +76,7 @@ def region_attrs(region: Region) -> dict[str, Node]:
         attrs["uuid"] = ro("")
     for pos in range(region.ways):
         name = region.targets[pos] if pos < len(region.targets) else ""
-        attrs[f"target{pos}"] = Attr(0o644, lambda n=name: f"{n}\n".encode(), not_emulated)
+        attrs[f"target{pos}"] = Attr(0o644, partial(text, name), not_emulated)
     return attrs
 
 
@@ -100,7 +103,7 @@ def program_hierarchy(
     used: dict[int, list[int]] = {}
     for epdec in targets:
         chain = k.path_to_root(k.ports[epdec.port])
-        for child, port in zip(chain, chain[1:], strict=False):
+        for child, port in pairwise(chain):
             if port.kind == "root":
                 break
             dport = next(d for d in port.dports if d.device == child.parent_dport)

@@ -10,6 +10,7 @@ region). Bus directories hold links to devices and drivers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from fake_sysfs.kernel import dax as daxk
 from fake_sysfs.kernel.decoders import Decoder, decoder_attrs
@@ -20,10 +21,16 @@ from fake_sysfs.kernel.memdevs import (
     partition_attrs,
     security_attrs,
 )
-from fake_sysfs.kernel.memory import block_attrs, memory_attrs, node_list, node_root_attrs
+from fake_sysfs.kernel.memory import (
+    MemoryBlock,
+    block_attrs,
+    memory_attrs,
+    node_list,
+    node_root_attrs,
+)
 from fake_sysfs.kernel.nvdimm import (
-    NMEM_MAJOR,
     NDCTL_MAJOR,
+    NMEM_MAJOR,
     Nmem,
     NvdimmBridge,
     bridge_attrs,
@@ -176,7 +183,9 @@ class Tree:
             nodes.append((f"dax{dax.id}.{dev.id}", daxk.DAX_MAJOR, dev.minor, path))
         for bridge in self.k.bridges:
             bus = f"{self.bridge_path(bridge)}/ndbus{bridge.bus_id}"
-            nodes.append((f"ndctl{bridge.bus_id}", NDCTL_MAJOR, bridge.bus_id, f"{bus}/ndctl{bridge.bus_id}"))
+            nodes.append(
+                (f"ndctl{bridge.bus_id}", NDCTL_MAJOR, bridge.bus_id, f"{bus}/ndctl{bridge.bus_id}")
+            )
             for nmem in bridge.nmems:
                 nodes.append((f"nmem{nmem.id}", NMEM_MAJOR, nmem.minor, f"{bus}/nmem{nmem.id}"))
         return nodes
@@ -245,9 +254,9 @@ class Tree:
         for top in self._hw_children("devices"):
             path = f"devices/{top}"
             if path in self._hardware():
-                entries[top] = Dir(lambda p=path: self._hw_dir(p))
+                entries[top] = Dir(partial(self._hw_dir, path))
             else:
-                entries[top] = Dir(lambda p=path: self._container(p))
+                entries[top] = Dir(partial(self._container, path))
         return entries
 
     def _container(self, path: str) -> dict[str, Node]:
@@ -256,23 +265,23 @@ class Tree:
         for name in self._hw_children(path):
             child = f"{path}/{name}"
             if child in self._hardware():
-                entries[name] = Dir(lambda c=child: self._hw_dir(c))
+                entries[name] = Dir(partial(self._hw_dir, child))
             else:
-                entries[name] = Dir(lambda c=child: self._container(c))
+                entries[name] = Dir(partial(self._container, child))
         return entries
 
     def _hw_dir(self, path: str) -> dict[str, Node]:
         kind, obj = self._hardware()[path]
         entries = self._hw_attrs(path, kind, obj)
         for name in self._hw_children(path):
-            entries[name] = Dir(lambda c=f"{path}/{name}": self._hw_dir(c))
+            entries[name] = Dir(partial(self._hw_dir, f"{path}/{name}"))
         if kind == "cxl-root":
             root = self.k.root()
             if root is not None:
                 entries[root.name] = Dir(lambda: self._port_dir(root))
         if kind == "type3":
             for mem in self.memdevs_at(path):
-                entries[mem.name] = Dir(lambda m=mem: self._memdev_dir(m))
+                entries[mem.name] = Dir(partial(self._memdev_dir, mem))
         return entries
 
     def _hw_attrs(self, path: str, kind: str, obj: object) -> dict[str, Node]:
@@ -370,7 +379,6 @@ class Tree:
     # -- CXL objects -----------------------------------------------------------------------
 
     def _port_dir(self, port: Port) -> dict[str, Node]:
-        path = self.port_path(port)
         entries: dict[str, Node] = dict(port_attrs(port))
         entries["subsystem"] = Link("bus/cxl")
         entries["uport"] = Link(port.uport)
@@ -383,23 +391,23 @@ class Tree:
             for dport in port.dports:
                 entries[f"dport{dport.id}"] = Link(dport.device)
             for dec in port.decoders:
-                entries[dec.name] = Dir(lambda d=dec: self._decoder_dir(d, f"{path}/{d.name}"))
+                entries[dec.name] = Dir(partial(self._decoder_dir, dec))
         if port.bound:
             for child in self.children(port.id):
-                entries[child.name] = Dir(lambda c=child: self._port_dir(c))
+                entries[child.name] = Dir(partial(self._port_dir, child))
         if port.kind == "root":
             for bridge in self.k.bridges:
-                entries[f"nvdimm-bridge{bridge.id}"] = Dir(lambda b=bridge: self._bridge_dir(b))
+                entries[f"nvdimm-bridge{bridge.id}"] = Dir(partial(self._bridge_dir, bridge))
         return entries
 
-    def _decoder_dir(self, dec: Decoder, path: str) -> dict[str, Node]:
+    def _decoder_dir(self, dec: Decoder) -> dict[str, Node]:
         region = self.k.regions.get(dec.region) if dec.region is not None else None
         entries: dict[str, Node] = dict(decoder_attrs(dec, region.name if region else ""))
         entries["subsystem"] = Link("bus/cxl")
         if dec.kind == "root":
             for r in self.k.regions.values():
                 if r.root_port == dec.port and r.root_decoder == dec.index:
-                    entries[r.name] = Dir(lambda rr=r: self._region_dir(rr))
+                    entries[r.name] = Dir(partial(self._region_dir, r))
         return entries
 
     def _region_dir(self, region: Region) -> dict[str, Node]:
@@ -408,7 +416,9 @@ class Tree:
         if region.bound:
             entries["driver"] = Link("bus/cxl/drivers/cxl_region")
             if region.mode == "pmem":
-                entries[f"pmem_region{region.id}"] = Dir(lambda: self._cxl_child("cxl_pmem_region", 7))
+                entries[f"pmem_region{region.id}"] = Dir(
+                    lambda: self._cxl_child("cxl_pmem_region", 7)
+                )
         dax = self.k.dax_regions.get(region.id)
         if dax is not None:
             entries[f"dax_region{dax.id}"] = Dir(lambda: self._dax_region_dir(dax, region))
@@ -427,10 +437,9 @@ class Tree:
     def _dax_region_dir(self, dax: daxk.DaxRegion, region: Region) -> dict[str, Node]:
         entries = self._cxl_child("cxl_dax_region", 8)
         entries["dax_region"] = Dir(lambda: dict(daxk.dax_region_group(dax)))
-        base = f"{self.region_path(region)}/dax_region{dax.id}"
         for dev in dax.devices:
             name = f"dax{dax.id}.{dev.id}"
-            entries[name] = Dir(lambda d=dev, p=f"{base}/{name}": self._dax_dev_dir(dax, d))
+            entries[name] = Dir(partial(self._dax_dev_dir, dax, dev))
         return entries
 
     def _dax_dev_dir(self, dax: daxk.DaxRegion, dev: daxk.DaxDevice) -> dict[str, Node]:
@@ -440,7 +449,7 @@ class Tree:
         if dev.driver:
             entries["driver"] = Link(f"bus/dax/drivers/{dev.driver}")
         for i in range(len(dev.ranges)):
-            entries[f"mapping{i}"] = Dir(lambda i=i: dict(daxk.mapping_attrs(dax, dev, i)))
+            entries[f"mapping{i}"] = Dir(partial(daxk.mapping_attrs, dax, dev, i))
         return entries
 
     def _memdev_dir(self, mem: Memdev) -> dict[str, Node]:
@@ -495,7 +504,7 @@ class Tree:
             }
         )
         for nmem in bridge.nmems:
-            entries[f"nmem{nmem.id}"] = Dir(lambda n=nmem: self._nmem_dir(n))
+            entries[f"nmem{nmem.id}"] = Dir(partial(self._nmem_dir, nmem))
         return entries
 
     def _nmem_dir(self, nmem: Nmem) -> dict[str, Node]:
@@ -513,22 +522,24 @@ class Tree:
         entries: dict[str, Node] = dict(memory_attrs(mem))
         entries["power"] = static_dir({})
         for block in mem.blocks.values():
-            entries[f"memory{block.index}"] = Dir(
-                lambda b=block: {
-                    **block_attrs(b),
-                    f"node{b.node}": Link(f"devices/system/node/node{b.node}"),
-                    "subsystem": Link("bus/memory"),
-                    "power": static_dir({}),
-                }
-            )
+            entries[f"memory{block.index}"] = Dir(partial(self._block_dir, block))
         return entries
+
+    @staticmethod
+    def _block_dir(block: MemoryBlock) -> dict[str, Node]:
+        return {
+            **block_attrs(block),
+            f"node{block.node}": Link(f"devices/system/node/node{block.node}"),
+            "subsystem": Link("bus/memory"),
+            "power": static_dir({}),
+        }
 
     def _node_root(self) -> dict[str, Node]:
         mem = self.k.memory
         entries: dict[str, Node] = dict(node_root_attrs(mem))
         entries["power"] = static_dir({})
         for node in mem.online_nodes():
-            entries[f"node{node}"] = Dir(lambda n=node: self._node_dir(n))
+            entries[f"node{node}"] = Dir(partial(self._node_dir, node))
         return entries
 
     def _node_dir(self, node: int) -> dict[str, Node]:
@@ -564,7 +575,8 @@ class Tree:
             "uevent": wo(),
         }
 
-    def _driver_dir(self, name: str, bound: Callable[[], dict[str, str]], bind_attrs: bool) -> Dir:
+    @staticmethod
+    def _driver_dir(bound: Callable[[], dict[str, str]], bind_attrs: bool) -> Dir:
         def build() -> dict[str, Node]:
             entries: dict[str, Node] = {"uevent": wo()}
             if bind_attrs:
@@ -574,7 +586,6 @@ class Tree:
                 entries[dev_name] = Link(path)
             return entries
 
-        del name
         return Dir(build)
 
     def _cxl_bus(self) -> dict[str, Node]:
@@ -589,7 +600,7 @@ class Tree:
         )
         entries["drivers"] = Dir(
             lambda: {
-                drv: self._driver_dir(drv, lambda d=drv: bound(d), drv not in _NO_BIND_ATTRS)
+                drv: self._driver_dir(partial(bound, drv), drv not in _NO_BIND_ATTRS)
                 for drv in CXL_DRIVERS
             }
         )
@@ -608,21 +619,19 @@ class Tree:
         entries["devices"] = Dir(
             lambda: {f"dax{dax.id}.{dev.id}": Link(path) for dax, dev, path in self.dax_devices()}
         )
-        entries["drivers"] = Dir(
-            lambda: {
-                drv: Dir(
-                    lambda d=drv: {
-                        "bind": wo(),
-                        "unbind": wo(),
-                        "new_id": wo(),
-                        "remove_id": wo(),
-                        "uevent": wo(),
-                        **{n: Link(p) for n, p in bound(d).items()},
-                    }
-                )
-                for drv in DAX_DRIVERS
+
+        def driver(name: str) -> dict[str, Node]:
+            entries: dict[str, Node] = {
+                "bind": wo(),
+                "unbind": wo(),
+                "new_id": wo(),
+                "remove_id": wo(),
+                "uevent": wo(),
             }
-        )
+            entries.update({n: Link(p) for n, p in bound(name).items()})
+            return entries
+
+        entries["drivers"] = Dir(lambda: {drv: Dir(partial(driver, drv)) for drv in DAX_DRIVERS})
         return entries
 
     def _nd_bus(self) -> dict[str, Node]:
@@ -643,9 +652,7 @@ class Tree:
                         "unbind": wo(),
                         "uevent": wo(),
                         **(
-                            {n: Link(p) for n, p in nvdimm_bound.items()}
-                            if drv == "nvdimm"
-                            else {}
+                            {n: Link(p) for n, p in nvdimm_bound.items()} if drv == "nvdimm" else {}
                         ),
                     }
                 )

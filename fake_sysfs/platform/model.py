@@ -94,6 +94,7 @@ class HostBridge:
 
     uid: int
     root_ports: list[RootPort] = field(default_factory=list)
+    #: HDM decoders; 0 means no HDM decoder capability (a single root port, passed through).
     decoders: int = 4
     targets: int = 8
     #: Restricted CXL host (CXL 1.1): no port is created; ``rcd`` hangs below it directly.
@@ -157,7 +158,8 @@ class Platform:
     windows: list[Window] = field(default_factory=list)
     auto_regions: list[AutoRegion] = field(default_factory=list)
     memory_block_size: int = 128 * MiB
-    #: Boot RAM of the machine (node 0): 2 GiB below 4 GiB, the rest above, as on q35.
+    #: Boot RAM of the machine (node 0), laid out as on q35 (below 4 GiB up to 2.75 GiB,
+    #: else 2 GiB below and the rest above 4 GiB).
     system_ram: int = 4 * GiB
     #: Where windows without an explicit base are placed, first fit, 256 MiB aligned.
     window_pool: int = 0x10_0000_0000

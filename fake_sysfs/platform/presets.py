@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from fake_sysfs.errors import PlatformError
 from fake_sysfs.platform.model import (
-    GiB,
-    MiB,
     AutoRegion,
+    GiB,
     HostBridge,
+    MiB,
     Platform,
     RootPort,
     Switch,
@@ -30,6 +30,11 @@ from fake_sysfs.platform.validate import finalize
 DEFAULT_PRESET = "qemu-mixed"
 
 _MACHINE = "qemu-system-x86_64 -machine q35,cxl=on -m 4G,maxmem=8G,slots=8 -smp 4"
+
+
+def _file(ident: str, path: str, size: str) -> str:
+    return f" -object memory-backend-file,id={ident},share=on,mem-path=/tmp/{path}.raw,size={size}"
+
 
 QEMU_PMEM = f"""{_MACHINE}
  -object memory-backend-file,id=cxl-mem1,share=on,mem-path=/tmp/cxltest.raw,size=256M
@@ -65,8 +70,7 @@ def _four_devices(backends: str, device_args: Callable[[int], str], windows: str
 
 QEMU_INTERLEAVE = _four_devices(
     "\n".join(
-        f" -object memory-backend-file,id=cxl-mem{i},share=on,mem-path=/tmp/cxltest{i}.raw,size=256M"
-        f"\n -object memory-backend-file,id=cxl-lsa{i},share=on,mem-path=/tmp/lsa{i}.raw,size=256M"
+        _file(f"cxl-mem{i}", f"cxltest{i}", "256M") + "\n" + _file(f"cxl-lsa{i}", f"lsa{i}", "256M")
         for i in range(1, 5)
     ),
     lambda i: f"persistent-memdev=cxl-mem{i + 1},lsa=cxl-lsa{i + 1},id=cxl-pmem{i}",
@@ -76,9 +80,10 @@ QEMU_INTERLEAVE = _four_devices(
 
 QEMU_MIXED = _four_devices(
     "\n".join(
-        f" -object memory-backend-ram,id=cxl-vmem{i},share=on,size=512M"
-        f"\n -object memory-backend-file,id=cxl-mem{i},share=on,mem-path=/tmp/cxltest{i}.raw,size=512M"
-        f"\n -object memory-backend-file,id=cxl-lsa{i},share=on,mem-path=/tmp/lsa{i}.raw,size=256M"
+        f" -object memory-backend-ram,id=cxl-vmem{i},share=on,size=512M\n"
+        + _file(f"cxl-mem{i}", f"cxltest{i}", "512M")
+        + "\n"
+        + _file(f"cxl-lsa{i}", f"lsa{i}", "256M")
         for i in range(1, 5)
     ),
     lambda i: (
@@ -96,8 +101,7 @@ QEMU_MIXED = _four_devices(
 QEMU_SWITCH = "\n".join(
     [_MACHINE]
     + [
-        f" -object memory-backend-file,id=cxl-mem{i},share=on,mem-path=/tmp/cxltest{i}.raw,size=256M"
-        f"\n -object memory-backend-file,id=cxl-lsa{i},share=on,mem-path=/tmp/lsa{i}.raw,size=256M"
+        _file(f"cxl-mem{i}", f"cxltest{i}", "256M") + "\n" + _file(f"cxl-lsa{i}", f"lsa{i}", "256M")
         for i in range(4)
     ]
     + [
@@ -282,7 +286,9 @@ def scale_shape(name: str) -> ScaleShape | None:
     if m:
         return ScaleShape(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
     if name.startswith("scale"):
-        raise PlatformError(f"bad scale preset {name!r}: use scale-64, scale-256, scale-1024 or scale:HxRxS")
+        raise PlatformError(
+            f"bad scale preset {name!r}: use scale-64, scale-256, scale-1024 or scale:HxRxS"
+        )
     return None
 
 

@@ -14,10 +14,11 @@ Linux guest sees of CXL, and ignores the rest:
 Every mistake becomes a one-line :class:`PlatformError` that names the culprit. The result is
 validated, its windows placed and its devices named by :func:`finalize`.
 
+A host bridge with a single root port has no HDM decoder capability (current QEMU drops it
+unless ``hdm_for_passthrough=on``), so Linux gives its port one passthrough decoder.
+
 Not modeled: ``addr=`` is checked but devices are numbered in command-line order on their
-bus; a host bridge with a single root port keeps its 4 HDM decoders (current QEMU then
-drops the host bridge's HDM capability unless ``hdm_for_passthrough=on``, and Linux uses a
-passthrough decoder); dynamic capacity devices are refused.
+bus; dynamic capacity devices are refused.
 """
 
 from __future__ import annotations
@@ -381,6 +382,7 @@ class _Device:
 class _Pxb:
     hb: HostBridge
     numa_node: int
+    hdm_for_passthrough: bool = False
 
 
 @dataclass
@@ -587,6 +589,13 @@ class _CommandLine:
             if node is not None and dev.id:
                 nodes[dev.id] = node
         windows = self.build_windows(nodes)
+        for node in nodes.values():
+            if (
+                isinstance(node, _Pxb)
+                and len(node.hb.root_ports) == 1
+                and not node.hdm_for_passthrough
+            ):
+                node.hb.decoders = 0
         if not self.cxl:
             raise PlatformError("the command line does not enable CXL (-machine ...,cxl=on)")
         # QEMU puts each new PCI root bus at the head of its list, so ACPI (and Linux)
@@ -659,7 +668,10 @@ class _CommandLine:
             targets=QEMU_HOST_BRIDGE_TARGETS,
             label=dev.id,
         )
-        return _Pxb(hb, numa_node)
+        passthrough = _parse_bool(
+            opts.get("hdm_for_passthrough", "off"), f"{dev.who}: hdm_for_passthrough"
+        )
+        return _Pxb(hb, numa_node, passthrough)
 
     def root_port(self, dev: _Device, nodes: dict[str, _Node]) -> _RootPort:
         pxb = self.resolve_bus(dev, nodes, (_Pxb,), "pxb-cxl host bridge")

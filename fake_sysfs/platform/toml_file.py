@@ -60,7 +60,9 @@ class _Reader:
     def has(self, key: str) -> bool:
         return key in self.table
 
-    def int(self, key: str, default: int | None = None, lo: int | None = None, hi: int | None = None) -> int:
+    def get_int(
+        self, key: str, default: int | None = None, lo: int | None = None, hi: int | None = None
+    ) -> int:
         value = self._get(key)
         if value is None:
             if default is None:
@@ -73,9 +75,9 @@ class _Reader:
         return value
 
     def opt_int(self, key: str) -> int | None:
-        return self.int(key, 0) if self.has(key) else self._get(key)
+        return self.get_int(key, 0) if self.has(key) else self._get(key)
 
-    def size(self, key: str, default: int | None = None) -> int:
+    def get_size(self, key: str, default: int | None = None) -> int:
         value = self._get(key)
         if value is None:
             if default is None:
@@ -83,7 +85,7 @@ class _Reader:
             return default
         return parse_size(value, f"{self.where}.{key}")
 
-    def str(self, key: str, default: str) -> str:
+    def get_str(self, key: str, default: str) -> str:
         value = self._get(key)
         if value is None:
             return default
@@ -91,7 +93,7 @@ class _Reader:
             raise PlatformError(f"{self.where}.{key}: expected a string, got {value!r}")
         return value
 
-    def bool(self, key: str, default: bool) -> bool:
+    def get_bool(self, key: str, default: bool) -> bool:
         value = self._get(key)
         if value is None:
             return default
@@ -105,7 +107,9 @@ class _Reader:
             return []
         if not isinstance(value, list):
             raise PlatformError(f"{self.where}.{key}: expected an array of tables ([[{key}]])")
-        return [_Reader(item, f"{self.where}.{key}[{i}]".lstrip(".")) for i, item in enumerate(value)]
+        return [
+            _Reader(item, f"{self.where}.{key}[{i}]".lstrip(".")) for i, item in enumerate(value)
+        ]
 
     def table_or_none(self, key: str) -> _Reader | None:
         value = self._get(key)
@@ -133,32 +137,36 @@ def _device(r: _Reader) -> Type3Device:
             qos = raw
     serial = None
     if r.has("serial"):
-        serial = r.int("serial", lo=0, hi=(1 << 64) - 1)
+        serial = r.get_int("serial", lo=0, hi=(1 << 64) - 1)
     dev = Type3Device(
-        ram_size=r.size("ram", 0),
-        pmem_size=r.size("pmem", 0),
-        lsa_size=r.size("lsa", 0),
+        ram_size=r.get_size("ram", 0),
+        pmem_size=r.get_size("pmem", 0),
+        lsa_size=r.get_size("lsa", 0),
         serial=serial,
-        numa_node=r.int("numa_node", -1, lo=-1),
-        firmware_version=r.str("firmware_version", "BWFW VERSION 00"),
-        payload_max=r.int("payload_max", 2048),
-        decoders=r.int("decoders", 4),
+        numa_node=r.get_int("numa_node", -1, lo=-1),
+        firmware_version=r.get_str("firmware_version", "BWFW VERSION 00"),
+        payload_max=r.get_int("payload_max", 2048),
+        decoders=r.get_int("decoders", 4),
         qos_class=qos,
-        label=r.str("label", ""),
+        label=r.get_str("label", ""),
     )
     r.done()
     return dev
 
 
 def _switch(r: _Reader) -> Switch:
-    sw = Switch(decoders=r.int("decoders", 4), targets=r.int("targets", 8), label=r.str("label", ""))
+    sw = Switch(
+        decoders=r.get_int("decoders", 4),
+        targets=r.get_int("targets", 8),
+        label=r.get_str("label", ""),
+    )
     for p in r.tables("port"):
         dev = p.table_or_none("device")
         sw.ports.append(
             SwitchPort(
-                port=p.int("port", lo=0, hi=255),
+                port=p.get_int("port", lo=0, hi=255),
                 device=_device(dev) if dev is not None else None,
-                label=p.str("label", ""),
+                label=p.get_str("label", ""),
             )
         )
         p.done()
@@ -167,15 +175,15 @@ def _switch(r: _Reader) -> Switch:
 
 
 def _host_bridge(r: _Reader) -> HostBridge:
-    uid = r.int("uid", lo=0, hi=0xFFFFFFFF)
+    uid = r.get_int("uid", lo=0, hi=0xFFFFFFFF)
     hb = HostBridge(
         uid=uid,
-        bus_nr=r.int("bus_nr", uid if uid <= 0xFF else 0, lo=0, hi=0xFF),
-        segment=r.int("segment", 0, lo=0, hi=0xFFFF),
-        decoders=r.int("decoders", 4),
-        targets=r.int("targets", 8),
-        rch=r.bool("rch", False),
-        label=r.str("label", ""),
+        bus_nr=r.get_int("bus_nr", uid if uid <= 0xFF else 0, lo=0, hi=0xFF),
+        segment=r.get_int("segment", 0, lo=0, hi=0xFFFF),
+        decoders=r.get_int("decoders", 4),
+        targets=r.get_int("targets", 8),
+        rch=r.get_bool("rch", False),
+        label=r.get_str("label", ""),
     )
     rcd = r.table_or_none("device")
     if rcd is not None:
@@ -186,10 +194,10 @@ def _host_bridge(r: _Reader) -> HostBridge:
         sw = p.table_or_none("switch")
         hb.root_ports.append(
             RootPort(
-                port=p.int("port", lo=0, hi=255),
+                port=p.get_int("port", lo=0, hi=255),
                 device=_device(dev) if dev is not None else None,
                 switch=_switch(sw) if sw is not None else None,
-                label=p.str("label", ""),
+                label=p.get_str("label", ""),
             )
         )
         p.done()
@@ -205,18 +213,18 @@ def _window(r: _Reader) -> Window:
         raise PlatformError(f"{r.where}.targets: expected a list of host bridge uids")
     gran = r._get("granularity")
     granularity = 256 if gran is None else parse_size(gran, f"{r.where}.granularity")
-    base = r.size("base", 0) if r.has("base") else None
+    base = r.get_size("base", 0) if r.has("base") else None
     win = Window(
-        size=r.size("size"),
+        size=r.get_size("size"),
         targets=list(targets),
         granularity=granularity,
-        ram=r.bool("ram", True),
-        pmem=r.bool("pmem", True),
-        type2=r.bool("type2", False),
-        type3=r.bool("type3", True),
-        locked=r.bool("locked", False),
-        qos_class=r.int("qos_class", 0),
-        xor=r.bool("xor", False),
+        ram=r.get_bool("ram", True),
+        pmem=r.get_bool("pmem", True),
+        type2=r.get_bool("type2", False),
+        type3=r.get_bool("type3", True),
+        locked=r.get_bool("locked", False),
+        qos_class=r.get_int("qos_class", 0),
+        xor=r.get_bool("xor", False),
         base=base,
     )
     r.done()
@@ -227,17 +235,17 @@ def _auto_region(r: _Reader) -> AutoRegion:
     members = r._get("members")
     if not isinstance(members, list) or not all(isinstance(m, str) for m in members) or not members:
         raise PlatformError(f"{r.where}.members: expected a list of device labels")
-    mode = r.str("mode", "ram")
+    mode = r.get_str("mode", "ram")
     if mode not in ("ram", "pmem"):
-        raise PlatformError(f"{r.where}.mode: expected \"ram\" or \"pmem\", got {mode!r}")
+        raise PlatformError(f'{r.where}.mode: expected "ram" or "pmem", got {mode!r}')
     gran = r._get("granularity")
     auto = AutoRegion(
-        window=r.int("window", lo=0),
-        size=r.size("size"),
+        window=r.get_int("window", lo=0),
+        size=r.get_size("size"),
         granularity=256 if gran is None else parse_size(gran, f"{r.where}.granularity"),
         members=list(members),
         mode="ram" if mode == "ram" else "pmem",
-        base=r.size("base", 0) if r.has("base") else None,
+        base=r.get_size("base", 0) if r.has("base") else None,
     )
     r.done()
     return auto
@@ -245,18 +253,18 @@ def _auto_region(r: _Reader) -> AutoRegion:
 
 def parse_platform(data: Table, name: str) -> Platform:
     r = _Reader(data, "")
-    style = r.str("style", "acpi")
+    style = r.get_str("style", "acpi")
     if style not in ("acpi", "cxl_test"):
-        raise PlatformError(f"style: expected \"acpi\" or \"cxl_test\", got {style!r}")
+        raise PlatformError(f'style: expected "acpi" or "cxl_test", got {style!r}')
     platform = Platform(
-        name=r.str("name", name),
+        name=r.get_str("name", name),
         style="acpi" if style == "acpi" else "cxl_test",
-        description=r.str("description", ""),
-        memory_block_size=r.size("memory_block_size", 128 << 20),
-        system_ram=r.size("system_ram", 4 << 30),
+        description=r.get_str("description", ""),
+        memory_block_size=r.get_size("memory_block_size", 128 << 20),
+        system_ram=r.get_size("system_ram", 4 << 30),
     )
     if r.has("window_base"):
-        platform.window_pool = r.size("window_base")
+        platform.window_pool = r.get_size("window_base")
     platform.host_bridges = [_host_bridge(h) for h in r.tables("host_bridge")]
     platform.windows = [_window(w) for w in r.tables("window")]
     platform.auto_regions = [_auto_region(a) for a in r.tables("auto_region")]
@@ -278,7 +286,9 @@ def _check_labels(platform: Platform) -> None:
         names += [d.label for d in platform.devices()]
         for label in names:
             if not label:
-                raise PlatformError("style cxl_test: every host bridge, port and device needs a label")
+                raise PlatformError(
+                    "style cxl_test: every host bridge, port and device needs a label"
+                )
     for dev in platform.devices():
         if dev.label in seen:
             raise PlatformError(f"duplicate device label {dev.label!r}")

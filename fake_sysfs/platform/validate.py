@@ -66,7 +66,9 @@ def _check_device(dev: Type3Device, where: str) -> None:
     if dev.numa_node < -1:
         raise PlatformError(f"{name}: numa node {dev.numa_node} is invalid (use -1 for none)")
     if not 256 <= dev.payload_max <= (1 << 20) or dev.payload_max & (dev.payload_max - 1):
-        raise PlatformError(f"{name}: mailbox payload {dev.payload_max} is not a power of 2 in 256..1M")
+        raise PlatformError(
+            f"{name}: mailbox payload {dev.payload_max} is not a power of 2 in 256..1M"
+        )
     if len(dev.firmware_version.encode()) > 16:
         raise PlatformError(f"{name}: firmware version {dev.firmware_version!r} is over 16 bytes")
     _check_decoders(dev.decoders, name)
@@ -85,17 +87,28 @@ def _check_host_bridges(platform: Platform) -> None:
             raise PlatformError(f"{where}: bus_nr {hb.bus_nr} is not in 0..255")
         if not 0 <= hb.segment <= 0xFFFF:
             raise PlatformError(f"{where}: PCI segment {hb.segment} is not in 0..65535")
-        _check_decoders(hb.decoders, where)
+        if hb.decoders == 0:
+            # No HDM decoder capability: Linux can only pass through to a single dport.
+            if hb.rch or len(hb.root_ports) != 1:
+                raise PlatformError(
+                    f"{where}: a host bridge without HDM decoders needs exactly one root port"
+                )
+        else:
+            _check_decoders(hb.decoders, where)
         _check_targets(hb.targets, where)
         if hb.rch:
             if hb.rcd is None or hb.root_ports:
-                raise PlatformError(f"{where}: a restricted host (rch) has exactly one device and no root ports")
+                raise PlatformError(
+                    f"{where}: a restricted host (rch) has exactly one device and no root ports"
+                )
             _check_device(hb.rcd, where)
             count += 1
             labels.add(hb.rcd.label)
             continue
         if hb.rcd is not None:
-            raise PlatformError(f"{where}: only a restricted host (rch) has a directly attached device")
+            raise PlatformError(
+                f"{where}: only a restricted host (rch) has a directly attached device"
+            )
         ports: set[int] = set()
         for rp in hb.root_ports:
             rwhere = f"{where}: root port {rp.label or rp.port}"
@@ -182,14 +195,14 @@ def _check_windows(platform: Platform) -> None:
                 if win.base < end and start < win.base + win.size:
                     raise PlatformError(f"window {index}: overlaps window {other}")
             placed.append((index, win.base, win.base + win.size))
-    for win in platform.windows:
+    for index, win in enumerate(platform.windows):
         if win.base is None:
             base = platform.window_pool
             for _, start, end in sorted(placed, key=lambda p: p[1]):
                 if base < end and start < base + win.size:
                     base = end
             win.base = base
-            placed.append((platform.windows.index(win), base, base + win.size))
+            placed.append((index, base, base + win.size))
     for index, win in enumerate(platform.windows):
         assert win.base is not None
         if win.base + win.size > (1 << 52):

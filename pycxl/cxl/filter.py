@@ -183,17 +183,13 @@ def region_matches(region: Region, ident: str | None) -> bool:
 def dport_matches_memdev(dport: Dport, f: MemdevFilter) -> bool:
     if not f.active:
         return True
-    return any(
-        memdev_matches(m, f) and dport.maps_memdev(m) for m in dport.port.ctx.memdevs()
-    )
+    return any(memdev_matches(m, f) and dport.maps_memdev(m) for m in dport.port.ctx.memdevs())
 
 
 def target_matches_memdev(target: Target, f: MemdevFilter) -> bool:
     if not f.active:
         return True
-    return any(
-        memdev_matches(m, f) and target.maps_memdev(m) for m in target.decoder.ctx.memdevs()
-    )
+    return any(memdev_matches(m, f) and target.maps_memdev(m) for m in target.decoder.ctx.memdevs())
 
 
 def port_by_bus(port: Port, ident: str | None) -> bool:
@@ -369,7 +365,11 @@ class Walk:
     def _bus(self, bus: Bus) -> None:
         p, top = self.p, self.top
         jbus: dict[str, Any] | None = None
-        cports = ceps = cdevs = cdecs = cregions = None
+        cports: Arr | None = None
+        ceps: Arr | None = None
+        cdevs: Arr | None = None
+        cdecs: Arr | None = None
+        cregions: Arr | None = None
         if not bus_by_memdev(bus, self.mf):
             return
         if bus_matches(bus, p.bus) and port_matches(bus, p.port, p.mode) and p.buses:
@@ -413,7 +413,10 @@ class Walk:
         p = self.p
         for port in parent.child_ports():
             jport: dict[str, Any] | None = None
-            cports = cdevs = ceps = cdecs = None
+            cports: Arr | None = None
+            cdevs: Arr | None = None
+            ceps: Arr | None = None
+            cdecs: Arr | None = None
             if not port_by_memdev(port, self.mf):
                 continue
             if port_matches(port, p.port, p.mode) and port_by_bus(port, p.bus):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -72,10 +73,8 @@ def show_man_page(cmd: str) -> int:
     viewer = os.environ.get("CXL_MAN_VIEWER", "man")
     if viewer == "man":
         sys.stdout.flush()
-        try:
+        with contextlib.suppress(OSError):
             os.execvpe("man", ["man", page], env)
-        except OSError:
-            pass
     sys.stderr.write("no man viewer handled the request")
     return 255
 

@@ -31,7 +31,12 @@ def _scan(s: str, base: int) -> tuple[int, bool, int, bool]:
             base = 8
         else:
             base = 10
-    elif base == 16 and s[i : i + 2].lower() == "0x" and i + 2 < n and s[i + 2].lower() in _DIGITS[:16]:
+    elif (
+        base == 16
+        and s[i : i + 2].lower() == "0x"
+        and i + 2 < n
+        and s[i + 2].lower() in _DIGITS[:16]
+    ):
         i += 2
     start = i
     value = 0

@@ -28,7 +28,12 @@ def priority_from_env(var: str, default: int = LOG_ERR) -> int:
                 break
             digits += c
         return int(digits)
-    for name, prio in (("err", LOG_ERR), ("info", LOG_INFO), ("debug", LOG_DEBUG), ("notice", LOG_NOTICE)):
+    for name, prio in (
+        ("err", LOG_ERR),
+        ("info", LOG_INFO),
+        ("debug", LOG_DEBUG),
+        ("notice", LOG_NOTICE),
+    ):
         if value.startswith(name):
             return prio
     return 0

@@ -56,14 +56,21 @@ def run_upstream(tree: Path, commands: list[list[str]]) -> list[Result]:
         out = Path(tmp) / "results.json"
         spec.write_text(json.dumps(commands))
         proc = subprocess.run(
-            ["unshare", "-m", "--propagation", "private", sys.executable,
-             str(NAMESPACE_SCRIPT), str(tree), str(spec), str(out)],
+            [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                sys.executable,
+                str(NAMESPACE_SCRIPT),
+                str(tree),
+                str(spec),
+                str(out),
+            ],
             capture_output=True,
             text=True,
         )
         if proc.returncode != 0:
             raise RuntimeError(f"oracle session failed ({proc.returncode}): {proc.stderr.strip()}")
         results = json.loads(out.read_text())
-    return [
-        Result(bytes.fromhex(r["out"]), bytes.fromhex(r["err"]), r["rc"]) for r in results
-    ]
+    return [Result(bytes.fromhex(r["out"]), bytes.fromhex(r["err"]), r["rc"]) for r in results]

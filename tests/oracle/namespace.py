@@ -14,7 +14,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from fake_sysfs.kernfs.order import kernfs_sorted  # noqa: E402
+from fake_sysfs.kernfs.order import kernfs_sorted
 
 
 def mount(*args: str) -> None:
@@ -57,7 +57,8 @@ def check_order(top: str) -> None:
 
 def main() -> None:
     tree, spec, results_path = sys.argv[1:4]
-    commands = json.load(open(spec))
+    with open(spec) as f:
+        commands = json.load(f)
     mnt = tempfile.mkdtemp(prefix="oracle-mnt-")
     mount("-t", "tmpfs", "-o", "mode=0755", "pycxl-oracle", mnt)
     for part in ("sys", "dev"):

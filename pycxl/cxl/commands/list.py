@@ -16,7 +16,9 @@ from pycxl.util.parse_options import EXIT_USAGE, Opt, UsageExit, parse_options, 
 USAGE = ["cxl list [<options>]"]
 
 OPTIONS = [
-    Opt("m", "memdev", "string", "filter by CXL memory device name(s)", argh="memory device name(s)"),
+    Opt(
+        "m", "memdev", "string", "filter by CXL memory device name(s)", argh="memory device name(s)"
+    ),
     Opt(
         "s",
         "serial",

@@ -42,7 +42,9 @@ class Ctx:
             data = self.sysfs.read(path)
         except OSError as e:
             if self.log.debug:
-                self.log.dbg("__sysfs_read_attr", f"failed to open {path}: {os.strerror(e.errno or 0)}\n")
+                self.log.dbg(
+                    "__sysfs_read_attr", f"failed to open {path}: {os.strerror(e.errno or 0)}\n"
+                )
             return None
         if len(data) >= ATTR_SIZE:
             if self.log.debug:
@@ -78,7 +80,11 @@ class Ctx:
             self.write_attr(CXL_FLUSH, "1\n")
 
     def device_parse(
-        self, base: str, prefix: str, make: Callable[[int, str], T | None], ident: Callable[[T], int]
+        self,
+        base: str,
+        prefix: str,
+        make: Callable[[int, str], T | None],
+        ident: Callable[[T], int],
     ) -> list[T]:
         """Build objects for the ``<prefix><N>`` entries of ``base``.
 

@@ -106,7 +106,9 @@ class Decoder:
             entry = f"{self.port.dev_path}/dport{target_id}"
             real = ctx.realpath(entry)
             if real is None:
-                ctx.log.err("add_cxl_decoder", f"{self.devname}: failed to parse target{position}\n")
+                ctx.log.err(
+                    "add_cxl_decoder", f"{self.devname}: failed to parse target{position}\n"
+                )
                 break
             target = Target(self, position, target_id, real)
             target.phys_path = ctx.realpath(f"{entry}/physical_node")
@@ -164,7 +166,8 @@ class Decoder:
             data = self.ctx.sysfs.read(f"{self.dev_path}/region")
         except OSError as e:
             self.ctx.log.err(
-                "cxl_decoder_get_region", f"failed to read region name: {os.strerror(e.errno or 0)}\n"
+                "cxl_decoder_get_region",
+                f"failed to read region name: {os.strerror(e.errno or 0)}\n",
             )
             return None
         name = data.split(b"\0", 1)[0].decode(errors="surrogateescape")

@@ -67,7 +67,7 @@ class Port:
         self.devname = os.path.basename(dev_path)
         self.kind = kind
         self.parent = parent
-        self.depth = parent.depth + 1 if parent is not None else 0
+        self.depth: int = parent.depth + 1 if parent is not None else 0
         self.uport = ""
         self.host = ""
         self.parent_dport_path: str | None = None
@@ -217,10 +217,11 @@ class Port:
             return None
         for memdev in self.ctx.memdevs():
             if memdev.devname == self.host:
-                if memdev._endpoint_known and memdev._endpoint is not self and memdev._endpoint:
+                other = memdev._endpoint
+                if memdev._endpoint_known and other is not None and other is not self:
                     self.ctx.log.err(
                         "cxl_endpoint_get_memdev",
-                        f"{memdev.devname} assigned to {memdev._endpoint.devname} not {self.devname}\n",
+                        f"{memdev.devname} assigned to {other.devname} not {self.devname}\n",
                     )
                 self.memdev_cache = memdev
                 self.memdev_known = True
@@ -242,9 +243,7 @@ class Bus(Port):
         bus = cls(ctx, bus_id, dev_path)
         if not bus._init("add_cxl_bus"):
             return None
-        bus.provider = {"ACPI0017:00": "ACPI.CXL", "cxl_acpi.0": "cxl_test"}.get(
-            bus.host, bus.host
-        )
+        bus.provider = {"ACPI0017:00": "ACPI.CXL", "cxl_acpi.0": "cxl_test"}.get(bus.host, bus.host)
         return bus
 
     def find_endpoint(self, memdev: Memdev) -> Port | None:

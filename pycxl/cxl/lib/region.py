@@ -94,7 +94,9 @@ class Region:
             for position in range(ways):
                 name = self.ctx.read_attr(f"{self.dev_path}/target{position}")
                 if name is None:
-                    log.err("cxl_mappings_init", f"{self.devname}: failed to read target{position}\n")
+                    log.err(
+                        "cxl_mappings_init", f"{self.devname}: failed to read target{position}\n"
+                    )
                     continue
                 decoder = find_decoder(self.ctx.buses(), name)
                 if decoder is None:
