@@ -51,11 +51,22 @@ def _build(tp: Any) -> Loader:
     args = typing.get_args(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         hints = typing.get_type_hints(tp)
-        fields = [(f.name, _loader(hints[f.name])) for f in dataclasses.fields(tp) if f.init]
+        names = [f.name for f in dataclasses.fields(tp)]
+        convert = [(n, fn) for n in names if (fn := _loader(hints[n])) is not _identity]
         cls = tp
+        new = object.__new__
 
         def load_dataclass(data: Any) -> Any:
-            return cls(**{name: fn(data[name]) for name, fn in fields if name in data})
+            # The dict was just parsed and is ours: convert nested fields in place and make
+            # it the instance's __dict__, skipping __init__ (a state holds every field).
+            if len(data) != len(names):
+                missing = set(names) - set(data)
+                raise ValueError(f"{cls.__name__}: fields {sorted(missing)} missing")
+            for name, fn in convert:
+                data[name] = fn(data[name])
+            obj = new(cls)
+            obj.__dict__ = data
+            return obj
 
         return load_dataclass
     if origin is list:

@@ -62,9 +62,9 @@ def _export_dir(node: Dir, rel: str, out: Path) -> int:
         else:
             assert isinstance(child, Attr)
             data = b""
-            if child.show is not None and child.mode & 0o444:
+            if child.readable:
                 try:
-                    data = child.show()
+                    data = child.read()
                 except KernfsError:
                     data = b""
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -44,8 +44,8 @@ class Port:
 
     @property
     def name(self) -> str:
-        prefix = {"root": "root", "port": "port", "endpoint": "endpoint"}[self.kind]
-        return f"{prefix}{self.id}"
+        # The kinds are the name prefixes: root0, port1, endpoint2.
+        return f"{self.kind}{self.id}"
 
     def decoders_committed(self) -> int:
         """Committed decoders: commits are strictly in order, so this is a count."""

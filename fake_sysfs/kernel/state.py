@@ -75,7 +75,6 @@ class Kernel:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = codec.dump(self)
-        data["format"] = STATE_FORMAT
         return data
 
     @classmethod

@@ -20,14 +20,38 @@ class Node:
 
 class Attr(Node):
     """A sysfs attribute. ``show`` returns the whole file (the kernel's trailing newline
-    included); ``store`` applies a write or raises KernfsError with the kernel's errno."""
+    included); ``store`` applies a write or raises KernfsError with the kernel's errno.
 
-    __slots__ = ("mode", "show", "store")
+    A ``pure`` store only validates and waits (``bus/cxl/flush``, ``uevent``): it never
+    changes kernel state, so frontends need not run it as a state transaction."""
 
-    def __init__(self, mode: int, show: Show | None = None, store: Store | None = None) -> None:
+    __slots__ = ("mode", "pure", "show", "store", "value")
+
+    def __init__(
+        self,
+        mode: int,
+        show: Show | None = None,
+        store: Store | None = None,
+        pure: bool = False,
+        value: object = None,
+    ) -> None:
         self.mode = mode
         self.show = show
         self.store = store
+        self.pure = pure
+        #: A constant shown as ``value`` plus newline when there is no ``show``. Most
+        #: attributes are constants of the state; formatting them only when read keeps
+        #: building a directory cheap.
+        self.value = value
+
+    def read(self) -> bytes:
+        if self.show is not None:
+            return self.show()
+        return f"{self.value}\n".encode()
+
+    @property
+    def readable(self) -> bool:
+        return bool(self.mode & 0o444) and (self.show is not None or self.value is not None)
 
 
 class Link(Node):
@@ -40,18 +64,42 @@ class Link(Node):
 
 
 class Dir(Node):
-    __slots__ = ("_build", "_entries", "mode")
+    """A directory. ``build`` makes all its entries; ``lookup``, when given, finds one entry
+    by name without building the rest (None: not one it knows, build and look)."""
 
-    def __init__(self, build: Callable[[], dict[str, Node]], mode: int = 0o755) -> None:
+    __slots__ = ("_build", "_entries", "_looked", "_lookup", "mode")
+
+    def __init__(
+        self,
+        build: Callable[[], dict[str, Node]],
+        mode: int = 0o755,
+        lookup: Callable[[str], Node | None] | None = None,
+    ) -> None:
         self._build = build
         self._entries: dict[str, Node] | None = None
+        self._lookup = lookup
+        self._looked: dict[str, Node] = {}
         self.mode = mode
 
     @property
     def entries(self) -> dict[str, Node]:
         if self._entries is None:
-            self._entries = self._build()
+            entries = self._build()
+            # Keep the nodes handed out by lookup, so one path is always one node.
+            entries.update(self._looked)
+            self._entries = entries
         return self._entries
+
+    def child(self, name: str) -> Node | None:
+        if self._entries is None and self._lookup is not None:
+            node = self._looked.get(name)
+            if node is None:
+                node = self._lookup(name)
+                if node is not None:
+                    self._looked[name] = node
+            if node is not None:
+                return node
+        return self.entries.get(name)
 
 
 def text(value: object) -> bytes:
@@ -60,18 +108,28 @@ def text(value: object) -> bytes:
 
 def ro(value: object, mode: int = 0o444) -> Attr:
     """A read-only attribute showing ``value`` plus the kernel's newline."""
-    data = text(value)
-    return Attr(mode, lambda: data)
+    return Attr(mode, value=value)
+
+
+class _Hex:
+    """``%#llx`` of a value, formatted when read (``0x0`` for zero, as the kernel prints)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __str__(self) -> str:
+        return f"{self.n:#x}" if self.n else "0x0"
 
 
 def hexattr(value: int, mode: int = 0o444) -> Attr:
-    """``%#llx``: ``0x0`` for zero, as the kernel prints it."""
-    return ro(f"{value:#x}" if value else "0x0", mode)
+    return Attr(mode, value=_Hex(value))
 
 
-def wo(store: Callable[[bytes], None] | None = None) -> Attr:
+def wo(store: Callable[[bytes], None] | None = None, pure: bool = False) -> Attr:
     """A write-only (0200) attribute."""
-    return Attr(0o200, None, store or not_emulated)
+    return Attr(0o200, None, store or not_emulated, pure)
 
 
 def unreadable(err: int) -> Show:
@@ -98,10 +156,22 @@ def _uevent_store(data: bytes) -> None:
         raise kerr(errno.EINVAL)
 
 
+class _Lines:
+    __slots__ = ("lines",)
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def __str__(self) -> str:
+        # The attribute adds the final newline.
+        return "\n".join(self.lines)
+
+
 def uevent(lines: list[str]) -> Attr:
     """A device's ``uevent``: KEY=value lines; writing an action name synthesizes an event."""
-    data = "".join(f"{line}\n" for line in lines).encode()
-    return Attr(0o644, lambda: data, _uevent_store)
+    if not lines:
+        return Attr(0o644, lambda: b"", _uevent_store, pure=True)
+    return Attr(0o644, None, _uevent_store, pure=True, value=_Lines(lines))
 
 
 def static_dir(entries: dict[str, Node]) -> Dir:

@@ -11,13 +11,17 @@ from functools import lru_cache
 
 _GOLDEN_RATIO_64 = 0x61C8864680B583EB
 _M64 = (1 << 64) - 1
+_MIX = [(c << 4) + (c >> 4) for c in range(256)]
 
 
 @lru_cache(maxsize=65536)
 def kernfs_name_hash(name: str) -> int:
+    # partial_name_hash per byte; only + and * are involved, so reducing modulo 2^64 once
+    # at the end gives the same value as the kernel's per-step wraparound.
     h = 0
     for c in name.encode():
-        h = ((h + (c << 4) + (c >> 4)) * 11) & _M64
+        h = (h + _MIX[c]) * 11
+    h &= _M64
     h = (((h * _GOLDEN_RATIO_64) & _M64) >> 32) & 0x7FFFFFFF
     # Hash values 0 and 1 and INT_MAX are reserved for "." , ".." and the end of a listing.
     if h < 2:

@@ -72,6 +72,8 @@ class Tree:
         self._hw: dict[str, tuple[str, object]] | None = None
         self._hw_kids: dict[str, list[str]] = {}
         self._memdev_at: dict[str, list[Memdev]] | None = None
+        self._nmems: dict[int, Nmem] | None = None
+        self._pci_templates: dict[tuple[str, int], dict[str, Node]] = {}
         self._cxl_devices: dict[str, tuple[str, str]] | None = None
 
     # -- indexes ---------------------------------------------------------------------------
@@ -152,12 +154,14 @@ class Tree:
             self._cxl_devices = devs
         return self._cxl_devices
 
+    def _cxl_device_link(self, name: str) -> Node | None:
+        found = self.cxl_devices().get(name)
+        return Link(found[0]) if found is not None else None
+
     def nmem_of(self, mem: Memdev) -> Nmem | None:
-        for bridge in self.k.bridges:
-            for nmem in bridge.nmems:
-                if nmem.memdev == mem.id:
-                    return nmem
-        return None
+        if self._nmems is None:
+            self._nmems = {n.memdev: n for b in self.k.bridges for n in b.nmems}
+        return self._nmems.get(mem.id)
 
     def bridge_path(self, bridge: NvdimmBridge) -> str:
         root = self.k.root()
@@ -236,6 +240,31 @@ class Tree:
             self._hw_kids = kids
         return self._hw
 
+    def _hw_node(self, path: str) -> Dir:
+        """The directory of hardware device ``path`` (or of a plain directory above some)."""
+        if path in self._hardware():
+            return Dir(partial(self._hw_dir, path), lookup=partial(self._hw_lookup, path))
+        return Dir(partial(self._container, path), lookup=partial(self._container_lookup, path))
+
+    def _hw_lookup(self, path: str, name: str) -> Node | None:
+        """One child of a hardware directory, if it is a device directory."""
+        child = f"{path}/{name}"
+        if child in self._hardware() or name in self._hw_children(path):
+            return self._hw_node(child)
+        kind, _ = self._hardware()[path]
+        if kind == "type3":
+            for mem in self.memdevs_at(path):
+                if mem.name == name:
+                    return Dir(partial(self._memdev_dir, mem))
+        if kind == "cxl-root":
+            root = self.k.root()
+            if root is not None and root.name == name:
+                return Dir(partial(self._port_dir, root))
+        return None
+
+    def _container_lookup(self, path: str, name: str) -> Node | None:
+        return self._hw_node(f"{path}/{name}") if name in self._hw_children(path) else None
+
     def _hw_children(self, path: str) -> list[str]:
         self._hardware()
         return self._hw_kids.get(path, [])
@@ -252,29 +281,18 @@ class Tree:
             "system": static_dir({"memory": Dir(self._memory_dir), "node": Dir(self._node_root)}),
         }
         for top in self._hw_children("devices"):
-            path = f"devices/{top}"
-            if path in self._hardware():
-                entries[top] = Dir(partial(self._hw_dir, path))
-            else:
-                entries[top] = Dir(partial(self._container, path))
+            entries[top] = self._hw_node(f"devices/{top}")
         return entries
 
     def _container(self, path: str) -> dict[str, Node]:
         """A directory that is only a parent of device directories (platform, LNXSYSTM:00)."""
-        entries: dict[str, Node] = {}
-        for name in self._hw_children(path):
-            child = f"{path}/{name}"
-            if child in self._hardware():
-                entries[name] = Dir(partial(self._hw_dir, child))
-            else:
-                entries[name] = Dir(partial(self._container, child))
-        return entries
+        return {name: self._hw_node(f"{path}/{name}") for name in self._hw_children(path)}
 
     def _hw_dir(self, path: str) -> dict[str, Node]:
         kind, obj = self._hardware()[path]
         entries = self._hw_attrs(path, kind, obj)
         for name in self._hw_children(path):
-            entries[name] = Dir(partial(self._hw_dir, f"{path}/{name}"))
+            entries[name] = self._hw_node(f"{path}/{name}")
         if kind == "cxl-root":
             root = self.k.root()
             if root is not None:
@@ -353,6 +371,16 @@ class Tree:
         }
 
     def _pci_attrs(self, kind: str, obj: object) -> dict[str, Node]:
+        numa = getattr(obj, "numa_node", -1) if kind == "type3" else -1
+        # PCI functions of one kind look alike: share their (immutable) attribute nodes.
+        template = self._pci_templates.get((kind, numa))
+        if template is None:
+            template = self._pci_template(kind, numa)
+            self._pci_templates[(kind, numa)] = template
+        return dict(template)
+
+    @staticmethod
+    def _pci_template(kind: str, numa: int) -> dict[str, Node]:
         # Class codes: PCI bridge 0x060400, CXL memory device 0x050210.
         if kind == "type3":
             vendor, device, cls, driver = "0x8086", "0x0d93", "0x050210", "cxl_pci"
@@ -362,9 +390,6 @@ class Tree:
                 device = "0x7073"
             elif kind == "downstream-port":
                 device = "0x7074"
-        numa = -1
-        if kind == "type3":
-            numa = getattr(obj, "numa_node", -1)
         return {
             "vendor": ro(vendor),
             "device": ro(device),
@@ -590,13 +615,14 @@ class Tree:
 
     def _cxl_bus(self) -> dict[str, Node]:
         entries = self._bus_common()
-        entries["flush"] = wo(_flush_store)
+        entries["flush"] = wo(_flush_store, pure=True)
 
         def bound(driver: str) -> dict[str, str]:
             return {n: p for n, (p, d) in self.cxl_devices().items() if d == driver}
 
         entries["devices"] = Dir(
-            lambda: {name: Link(path) for name, (path, _) in self.cxl_devices().items()}
+            lambda: {name: Link(path) for name, (path, _) in self.cxl_devices().items()},
+            lookup=self._cxl_device_link,
         )
         entries["drivers"] = Dir(
             lambda: {

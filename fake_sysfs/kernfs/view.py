@@ -79,7 +79,7 @@ class View:
                 continue
             if not isinstance(node, Dir):
                 raise kerr(errno.ENOTDIR)
-            child = node.entries.get(name)
+            child = node.child(name)
             if child is None:
                 raise kerr(errno.ENOENT)
             last = i == len(parts) - 1
@@ -98,31 +98,40 @@ class View:
         return "/".join(cur), node
 
     def _resolve(self, path: str, follow_last: bool = True) -> tuple[str, Node]:
+        """(canonical path relative to /sys, node). Every prefix resolves once and is
+        cached, so a listing that reads thousands of attributes walks each directory once."""
         key = path if follow_last else f"{path}\0"
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        rel = self._split(path)
-        head, _, name = rel.rpartition("/")
-        found: tuple[str, Node] | None = None
-        # Fast path: the parent directory resolved before; look the entry up in it.
-        parent = self._cache.get(f"/sys/{head}" if head else "/sys")
-        if parent is not None and isinstance(parent[1], Dir) and name not in ("", ".", ".."):
-            child = parent[1].entries.get(name)
-            if child is None:
-                raise kerr(errno.ENOENT, path)
-            if not isinstance(child, Link) or not follow_last:
-                canon = f"{parent[0]}/{name}" if parent[0] else name
-                if isinstance(child, Dir):
-                    self._dirs.setdefault(canon, child)
-                found = (canon, child)
-        if found is None:
-            try:
-                found = self._walk(rel, follow_last)
-            except KernfsError as e:
-                raise kerr(e.errno or errno.ENOENT, path) from None
+        found = self._resolve_uncached(path, follow_last, 0)
         self._cache[key] = found
         return found
+
+    def _resolve_uncached(self, path: str, follow_last: bool, depth: int) -> tuple[str, Node]:
+        if path == "/sys":
+            return "", self._root
+        head, _, name = path.rpartition("/")
+        if not head.startswith("/sys") or name in ("", ".", "..") or depth > _MAX_LINKS:
+            try:
+                return self._walk(self._split(path), follow_last)
+            except KernfsError as e:
+                raise kerr(e.errno or errno.ENOENT, path) from None
+        parent_canon, parent = self._resolve(head)
+        if not isinstance(parent, Dir):
+            raise kerr(errno.ENOTDIR, path)
+        child = parent.child(name)
+        if child is None:
+            raise kerr(errno.ENOENT, path)
+        if isinstance(child, Link) and follow_last:
+            try:
+                return self._resolve_uncached(f"/sys/{child.target}", True, depth + 1)
+            except KernfsError as e:
+                raise kerr(e.errno or errno.ENOENT, path) from None
+        canon = f"{parent_canon}/{name}" if parent_canon else name
+        if isinstance(child, Dir):
+            self._dirs.setdefault(canon, child)
+        return canon, child
 
     # -- operations ------------------------------------------------------------------------
 
@@ -147,6 +156,13 @@ class View:
             raise kerr(errno.ENOTDIR, path)
         return kernfs_sorted(list(node.entries))
 
+    def scan(self, path: str, prefix: str) -> list[str]:
+        """``listdir`` restricted to names starting with ``prefix`` (same order)."""
+        _, node = self._resolve(path)
+        if not isinstance(node, Dir):
+            raise kerr(errno.ENOTDIR, path)
+        return kernfs_sorted([name for name in node.entries if name.startswith(prefix)])
+
     def readlink(self, path: str) -> str:
         canon, node = self._resolve(path, follow_last=False)
         if not isinstance(node, Link):
@@ -163,9 +179,31 @@ class View:
             raise kerr(errno.EISDIR, path)
         assert isinstance(node, Attr)
         # kernfs refuses to open an attribute for reading without a read bit (even root).
-        if not node.mode & 0o444 or node.show is None:
+        if not node.readable:
             raise kerr(errno.EACCES, path)
-        return node.show()
+        return node.read()
+
+    def read_many(self, directory: str, names: list[str]) -> list[bytes | OSError]:
+        """``read`` of each ``directory/name``, resolving the directory once."""
+        try:
+            _, node = self._resolve(directory)
+        except KernfsError:
+            node = None
+        results: list[bytes | OSError] = []
+        for name in names:
+            child: Node | None = node
+            for part in name.split("/"):
+                child = child.child(part) if isinstance(child, Dir) else None
+            try:
+                if isinstance(child, Attr):
+                    if not child.readable:
+                        raise kerr(errno.EACCES, f"{directory}/{name}")
+                    results.append(child.read())
+                else:
+                    results.append(self.read(f"{directory}/{name}"))
+            except KernfsError as e:
+                results.append(e)
+        return results
 
     def check_writable(self, path: str) -> Attr:
         _, node = self._resolve(path)

@@ -9,7 +9,6 @@ import signal
 import stat
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from pycxl import UPSTREAM_VERSION
 from pycxl.sysfs.base import Sysfs, SysfsUnavailable
@@ -53,6 +52,8 @@ COMMANDS: dict[str, Command] = {
 
 def man_dirs() -> list[str]:
     """Where pycxl's man pages are: the installed share/man, or the source tree's man/."""
+    from pathlib import Path
+
     dirs = []
     installed = Path(sys.prefix) / "share" / "man"
     if (installed / "man1" / "cxl.1").exists():
@@ -150,3 +151,7 @@ def main() -> None:
         sys.stderr.write(f"cxl: internal error: {type(e).__name__}: {e}\n")
         code = 1
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

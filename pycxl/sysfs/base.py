@@ -24,9 +24,28 @@ class Sysfs(ABC):
     def read(self, path: str) -> bytes:
         """The bytes one read() returns (a sysfs attribute is read in one go)."""
 
+    def read_many(self, directory: str, names: list[str]) -> list[bytes | OSError]:
+        """Read several attributes of one directory (``names`` may hold one ``sub/attr``):
+        what ``read`` gives for each, or the error it raises. Backends that resolve paths
+        themselves answer this with a single lookup of ``directory``."""
+        results: list[bytes | OSError] = []
+        for name in names:
+            try:
+                results.append(self.read(f"{directory}/{name}"))
+            except OSError as e:
+                results.append(e)
+        return results
+
     @abstractmethod
     def listdir(self, path: str) -> list[str]:
         """Directory entries in readdir order (kernfs order on sysfs)."""
+
+    def scan(self, path: str, prefix: str) -> list[str]:
+        """The entries of ``path`` whose names start with ``prefix``, in readdir order.
+
+        What libcxl's directory scans see; a backend may skip ordering entries that no
+        scan would keep."""
+        return [name for name in self.listdir(path) if name.startswith(prefix)]
 
     @abstractmethod
     def realpath(self, path: str) -> str:

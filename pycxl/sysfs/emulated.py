@@ -16,19 +16,28 @@ from pycxl.sysfs.base import DevStat, Sysfs, SysfsUnavailable
 class EmulatedSysfs(Sysfs):
     def __init__(self) -> None:
         self.frontend = InProcess()
+        self._view: View | None = None
 
     @property
     def view(self) -> View:
-        try:
-            return self.frontend.view
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        if self._view is None:
+            try:
+                self._view = self.frontend.view
+            except FakeSysfsError as e:
+                raise SysfsUnavailable(str(e)) from None
+        return self._view
 
     def read(self, path: str) -> bytes:
         return self.view.read(path)
 
+    def read_many(self, directory: str, names: list[str]) -> list[bytes | OSError]:
+        return self.view.read_many(directory, names)
+
     def listdir(self, path: str) -> list[str]:
         return self.view.listdir(path)
+
+    def scan(self, path: str, prefix: str) -> list[str]:
+        return self.view.scan(path, prefix)
 
     def realpath(self, path: str) -> str:
         if path.startswith("/dev/"):
@@ -55,6 +64,8 @@ class EmulatedSysfs(Sysfs):
             self.frontend.write(path, data)
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
+        finally:
+            self._view = None  # a store may have changed the tree
 
     def stat_dev(self, path: str) -> DevStat:
         self.view  # noqa: B018

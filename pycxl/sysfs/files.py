@@ -48,6 +48,9 @@ class FileSysfs(Sysfs):
     def listdir(self, path: str) -> list[str]:
         return kernfs_sorted(os.listdir(self._host(path)))
 
+    def scan(self, path: str, prefix: str) -> list[str]:
+        return kernfs_sorted([n for n in os.listdir(self._host(path)) if n.startswith(prefix)])
+
     def realpath(self, path: str) -> str:
         host = self._host(path)
         try:

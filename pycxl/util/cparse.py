@@ -49,8 +49,19 @@ def _scan(s: str, base: int) -> tuple[int, bool, int, bool]:
     return value, neg, i, value > ULLONG_MAX
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 def strtoull(s: str, base: int = 0) -> tuple[int, int]:
     """(value, end): ``end`` is the index after the number, 0 when there was none."""
+    # Fast paths for what sysfs holds: plain decimal and 0x-prefixed hex.
+    if base == 0 and s:
+        if s.isdigit() and s.isascii() and (s[0] != "0" or len(s) == 1):
+            value = int(s)
+            return (value if value <= ULLONG_MAX else ULLONG_MAX), len(s)
+        if s[:2] == "0x" and len(s) > 2 and _HEX.issuperset(s[2:]):
+            value = int(s, 16)
+            return (value if value <= ULLONG_MAX else ULLONG_MAX), len(s)
     value, neg, end, over = _scan(s, base)
     if over:
         return ULLONG_MAX, end

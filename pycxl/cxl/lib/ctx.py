@@ -32,6 +32,7 @@ class Ctx:
         self.log = log if log is not None else Log("libcxl", "CXL_LOG")
         self._buses: list[Bus] | None = None
         self._memdevs: list[Memdev] | None = None
+        self._memdev_by_name: dict[str, Memdev] | None = None
         self._flushed = False
 
     # -- attributes ------------------------------------------------------------------------
@@ -39,18 +40,29 @@ class Ctx:
     def read_attr(self, path: str) -> str | None:
         """An attribute's value with one trailing newline stripped; None if unreadable."""
         try:
-            data = self.sysfs.read(path)
+            data: bytes | OSError = self.sysfs.read(path)
         except OSError as e:
+            data = e
+        return self._attr_text(path, data)
+
+    def read_attrs(self, directory: str, names: list[str]) -> list[str | None]:
+        """``read_attr`` of several attributes of one directory, in order."""
+        results = self.sysfs.read_many(directory, names)
+        return [self._attr_text(f"{directory}/{n}", r) for n, r in zip(names, results, strict=True)]
+
+    def _attr_text(self, path: str, data: bytes | OSError) -> str | None:
+        if isinstance(data, OSError):
             if self.log.debug:
-                self.log.dbg(
-                    "__sysfs_read_attr", f"failed to open {path}: {os.strerror(e.errno or 0)}\n"
-                )
+                reason = os.strerror(data.errno or 0)
+                self.log.dbg("__sysfs_read_attr", f"failed to open {path}: {reason}\n")
             return None
         if len(data) >= ATTR_SIZE:
             if self.log.debug:
                 self.log.dbg("__sysfs_read_attr", f"failed to read from {path}: buffer too small\n")
             return None
-        text = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        if b"\0" in data:
+            data = data.split(b"\0", 1)[0]
+        text = data.decode("utf-8", "surrogateescape")
         return text[:-1] if text.endswith("\n") else text
 
     def realpath(self, path: str) -> str | None:
@@ -96,7 +108,7 @@ class Ctx:
         if self.log.debug:
             self.log.dbg("__sysfs_device_parse", f"base: '{base}' dev: '{prefix}'\n")
         try:
-            names = self.sysfs.listdir(base)
+            names = self.sysfs.scan(base, prefix)
         except OSError:
             return []
         found: list[T] = []
@@ -126,6 +138,12 @@ class Ctx:
                 CXL_DEVICES, "root", lambda i, p: Bus.create_bus(self, i, p), lambda b: b.id
             )
         return self._buses
+
+    def memdev_named(self, name: str) -> Memdev | None:
+        """The memdev with this device name (names are unique directory entries)."""
+        if self._memdev_by_name is None:
+            self._memdev_by_name = {m.devname: m for m in self.memdevs()}
+        return self._memdev_by_name.get(name)
 
     def memdevs(self) -> list[Memdev]:
         if self._memdevs is None:

@@ -63,40 +63,37 @@ class Decoder:
     def create(cls, port: Port, dec_id: int, dev_path: str) -> Decoder | None:
         dec = cls(port, dec_id, dev_path)
         ctx = port.ctx
-        read = ctx.read_attr
         if ctx.log.debug:
             ctx.log.dbg("add_cxl_decoder", f"{dec.devname}: base: '{dev_path}'\n")
-        value = read(f"{dev_path}/start")
-        if value is not None:
+        names = ["start", "size", "mode", "interleave_granularity", "interleave_ways"]
+        if port.is_root():
+            names += ["qos_class", "cap_type2", "cap_type3", "cap_ram", "cap_pmem"]
+        elif port.is_endpoint():
+            names += ["dpa_resource", "dpa_size"]
+        values = dict(zip(names, ctx.read_attrs(dev_path, names), strict=True))
+        if (value := values["start"]) is not None:
             dec.start = strtoull(value)[0]
-        value = read(f"{dev_path}/size")
-        if value is not None:
+        if (value := values["size"]) is not None:
             dec.size = strtoull(value)[0]
-        dec.mode = parse_mode(read(f"{dev_path}/mode"))
-        value = read(f"{dev_path}/interleave_granularity")
-        if value is not None:
+        dec.mode = parse_mode(values["mode"])
+        if (value := values["interleave_granularity"]) is not None:
             dec.interleave_granularity = to_uint(strtoull(value)[0])
-        value = read(f"{dev_path}/interleave_ways")
-        if value is not None:
+        if (value := values["interleave_ways"]) is not None:
             dec.interleave_ways = to_uint(strtoull(value)[0])
         if port.is_root():
-            value = read(f"{dev_path}/qos_class")
-            if value is not None:
+            if (value := values["qos_class"]) is not None:
                 dec.qos_class = atoi(value)
-        if port.is_endpoint():
-            value = read(f"{dev_path}/dpa_resource")
-            if value is not None:
-                dec.dpa_resource = strtoull(value)[0]
-            value = read(f"{dev_path}/dpa_size")
-            if value is not None:
-                dec.dpa_size = strtoull(value)[0]
-        if port.is_root():
             for attr in ("cap_type2", "cap_type3", "cap_ram", "cap_pmem"):
-                value = read(f"{dev_path}/{attr}")
+                value = values[attr]
                 setattr(dec, attr, value is not None and strtoull(value)[0] != 0)
             dec.max_available_extent = dec._max_available_extent()
+        elif port.is_endpoint():
+            if (value := values["dpa_resource"]) is not None:
+                dec.dpa_resource = strtoull(value)[0]
+            if (value := values["dpa_size"]) is not None:
+                dec.dpa_size = strtoull(value)[0]
         if not port.is_endpoint():
-            dec._parse_targets(read(f"{dev_path}/target_list") or "")
+            dec._parse_targets(ctx.read_attr(f"{dev_path}/target_list") or "")
         return dec
 
     def _parse_targets(self, target_list: str) -> None:

@@ -48,41 +48,47 @@ class Memdev:
         except OSError:
             return None
         mem.major, mem.minor = st.major, st.minor
-        read = ctx.read_attr
-        value = read(f"{dev_path}/pmem/size")
-        if value is not None:
-            mem.pmem_size = strtoull(value)[0]
-        value = read(f"{dev_path}/ram/size")
-        if value is not None:
-            mem.ram_size = strtoull(value)[0]
-        value = read(f"{dev_path}/pmem/qos_class")
-        if value is not None:
-            mem.pmem_qos_class = atoi(value)
-        value = read(f"{dev_path}/ram/qos_class")
-        if value is not None:
-            mem.ram_qos_class = atoi(value)
-        value = read(f"{dev_path}/payload_max")
-        if value is not None:
-            mem.payload_max = to_int(strtoull(value)[0])
+        (pmem_size, ram_size, pmem_qos, ram_qos, payload_max, lsa_size, serial, numa) = (
+            ctx.read_attrs(
+                dev_path,
+                [
+                    "pmem/size",
+                    "ram/size",
+                    "pmem/qos_class",
+                    "ram/qos_class",
+                    "payload_max",
+                    "label_storage_size",
+                    "serial",
+                    "numa_node",
+                ],
+            )
+        )
+        if pmem_size is not None:
+            mem.pmem_size = strtoull(pmem_size)[0]
+        if ram_size is not None:
+            mem.ram_size = strtoull(ram_size)[0]
+        if pmem_qos is not None:
+            mem.pmem_qos_class = atoi(pmem_qos)
+        if ram_qos is not None:
+            mem.ram_qos_class = atoi(ram_qos)
+        if payload_max is not None:
+            mem.payload_max = to_int(strtoull(payload_max)[0])
             if mem.payload_max < 0:
                 return None
-        value = read(f"{dev_path}/label_storage_size")
-        if value is not None:
-            mem.lsa_size = strtoull(value)[0]
+        if lsa_size is not None:
+            mem.lsa_size = strtoull(lsa_size)[0]
             if mem.lsa_size == ULLONG_MAX:
                 return None
-        value = read(f"{dev_path}/serial")
-        if value is not None:
-            mem.serial = strtoull(value)[0]
-        value = read(f"{dev_path}/numa_node")
-        if value is not None:
-            mem.numa_node = to_int(strtoll(value)[0])
+        if serial is not None:
+            mem.serial = strtoull(serial)[0]
+        if numa is not None:
+            mem.numa_node = to_int(strtoll(numa)[0])
         real = ctx.realpath(dev_path)
         if real is None:
             return None
         mem.host_path = os.path.dirname(real)
         mem.host = os.path.basename(mem.host_path)
-        mem.firmware_version = read(f"{dev_path}/firmware_version")
+        mem.firmware_version = ctx.read_attr(f"{dev_path}/firmware_version")
         # The nvdimm bridge child (pmemN) is looked up for label commands only.
         if log.debug:
             log.dbg("__sysfs_device_parse", f"base: '{dev_path}' dev: 'pmem'\n")

@@ -93,8 +93,7 @@ class Port:
         self.host = os.path.basename(uport)
         if self.depth > 1:
             self.parent_dport_path = ctx.realpath(f"{self.dev_path}/parent_dport")
-        ctx.read_attr(f"{self.dev_path}/modalias")
-        value = ctx.read_attr(f"{self.dev_path}/decoders_committed")
+        _, value = ctx.read_attrs(self.dev_path, ["modalias", "decoders_committed"])
         if value is not None:
             self.decoders_committed = to_int(strtoll(value)[0])
         return True
@@ -215,20 +214,20 @@ class Port:
             return self.memdev_cache
         if not self.is_enabled():
             return None
-        for memdev in self.ctx.memdevs():
-            if memdev.devname == self.host:
-                other = memdev._endpoint
-                if memdev._endpoint_known and other is not None and other is not self:
-                    self.ctx.log.err(
-                        "cxl_endpoint_get_memdev",
-                        f"{memdev.devname} assigned to {other.devname} not {self.devname}\n",
-                    )
-                self.memdev_cache = memdev
-                self.memdev_known = True
-                memdev._endpoint = self
-                memdev._endpoint_known = True
-                return memdev
-        return None
+        memdev = self.ctx.memdev_named(self.host)
+        if memdev is None:
+            return None
+        other = memdev._endpoint
+        if memdev._endpoint_known and other is not None and other is not self:
+            self.ctx.log.err(
+                "cxl_endpoint_get_memdev",
+                f"{memdev.devname} assigned to {other.devname} not {self.devname}\n",
+            )
+        self.memdev_cache = memdev
+        self.memdev_known = True
+        memdev._endpoint = self
+        memdev._endpoint_known = True
+        return memdev
 
 
 class Bus(Port):

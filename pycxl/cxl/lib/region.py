@@ -44,32 +44,36 @@ class Region:
     def create(cls, decoder: Decoder, region_id: int, dev_path: str) -> Region | None:
         region = cls(decoder, region_id, dev_path)
         ctx = decoder.ctx
-        read = ctx.read_attr
         if ctx.log.debug:
             ctx.log.dbg("add_cxl_region", f"{region.devname}: base: '{dev_path}'\n")
-        value = read(f"{dev_path}/size")
-        if value is not None:
-            region.size = strtoull(value)[0]
-        value = read(f"{dev_path}/resource")
-        if value is not None:
-            start = strtoull(value)[0]
+        (size, resource, uuid, granularity, ways, commit, mode, _) = ctx.read_attrs(
+            dev_path,
+            [
+                "size",
+                "resource",
+                "uuid",
+                "interleave_granularity",
+                "interleave_ways",
+                "commit",
+                "mode",
+                "modalias",
+            ],
+        )
+        if size is not None:
+            region.size = strtoull(size)[0]
+        if resource is not None:
+            start = strtoull(resource)[0]
             region.start = 0 if start == ULLONG_MAX else start
-        uuid = read(f"{dev_path}/uuid")
         if uuid is None or (uuid and not _UUID.fullmatch(uuid)):
             return None
         region.uuid = uuid
-        value = read(f"{dev_path}/interleave_granularity")
-        if value is not None:
-            region.interleave_granularity = to_uint(strtoull(value)[0])
-        value = read(f"{dev_path}/interleave_ways")
-        if value is not None:
-            region.interleave_ways = to_uint(strtoull(value)[0])
-        value = read(f"{dev_path}/commit")
-        if value is not None:
-            region.commit = to_int(strtoll(value)[0])
-        mode = read(f"{dev_path}/mode")
+        if granularity is not None:
+            region.interleave_granularity = to_uint(strtoull(granularity)[0])
+        if ways is not None:
+            region.interleave_ways = to_uint(strtoull(ways)[0])
+        if commit is not None:
+            region.commit = to_int(strtoll(commit)[0])
         region.mode = {"ram": "ram", "volatile": "ram", "pmem": "pmem"}.get(mode or "", "none")
-        read(f"{dev_path}/modalias")
         return region
 
     def is_enabled(self) -> bool:

@@ -1,0 +1,1 @@
+"""kernfs: the sysfs tree computed from kernel state, and path operations on it."""
