@@ -21,7 +21,8 @@ StateOpt = Annotated[
     Path | None,
     typer.Option(
         "--state",
-        help="State directory (default: $FAKE_SYSFS_STATE, else $XDG_STATE_HOME/fake-sysfs).",
+        help="State directory (default: $FAKE_SYSFS_STATE, else $XDG_STATE_HOME/fake-sysfs, "
+        "else ~/.local/state/fake-sysfs).",
         show_default=False,
     ),
 ]
@@ -70,10 +71,12 @@ def show(
 
     store = _store(state)
     kernel, origin = store.load()
+    # Neither flag, or both: everything.
+    both = tree_only == tables_only
     parts = []
-    if not tree_only:
+    if tables_only or both:
         parts.append(views.tables(kernel, origin, str(store.dir)))
-    if not tables_only:
+    if tree_only or both:
         parts.append(views.tree(kernel))
     typer.echo("\n".join(parts), nl=False)
 

@@ -30,6 +30,15 @@ def finalize(platform: Platform) -> Platform:
     """Validate, allocate window bases and assign device paths. Returns the platform."""
     if not platform.host_bridges:
         raise PlatformError(f"platform {platform.name!r}: no host bridges")
+    bs = platform.memory_block_size
+    if bs < (1 << 20) or bs & (bs - 1):
+        raise PlatformError(f"memory_block_size {_sz(bs)} is not a power of two of at least 1M")
+    if platform.system_ram <= 0 or platform.system_ram % bs:
+        raise PlatformError(
+            f"system_ram {_sz(platform.system_ram)} is not a positive multiple of the block size"
+        )
+    if platform.window_pool % CAPACITY_ALIGN:
+        raise PlatformError(f"window_base {_sz(platform.window_pool)} is not 256M aligned")
     _check_host_bridges(platform)
     _check_windows(platform)
     assign_paths(platform)
@@ -210,13 +219,45 @@ def _check_windows(platform: Platform) -> None:
 
 
 def _check_auto_regions(platform: Platform) -> None:
-    labels = {d.label: d for d in platform.devices()}
+    """Firmware-committed decoders must be ones hardware could hold: valid interleave, one
+    decoder per member device, and room in the partition they decode."""
+    labels = {d.label: d for d in platform.devices() if d.label}
+    used_decoders: dict[str, int] = {}
+    used_dpa: dict[tuple[str, str], int] = {}
     for index, auto in enumerate(platform.auto_regions):
         where = f"auto region {index}"
         if not 0 <= auto.window < len(platform.windows):
             raise PlatformError(f"{where}: window {auto.window} does not exist")
-        for member in auto.members:
-            if member not in labels:
-                raise PlatformError(f"{where}: member {member!r} is not a device of this platform")
-        if auto.size % (CAPACITY_ALIGN * len(auto.members)):
+        win = platform.windows[auto.window]
+        ways = len(auto.members)
+        if ways not in WINDOW_WAYS:
+            raise PlatformError(f"{where}: {ways} members is not a valid interleave")
+        if auto.granularity not in WINDOW_GRANULARITIES:
+            raise PlatformError(f"{where}: granularity {auto.granularity} is not valid")
+        if len(set(auto.members)) != ways:
+            raise PlatformError(f"{where}: a device is listed twice in members")
+        if auto.size <= 0 or auto.size % (CAPACITY_ALIGN * ways):
             raise PlatformError(f"{where}: size {_sz(auto.size)} is not a multiple of 256M x ways")
+        if auto.base is not None and auto.base % CAPACITY_ALIGN:
+            raise PlatformError(f"{where}: base {_sz(auto.base)} is not 256M aligned")
+        assert win.base is not None
+        base = win.base if auto.base is None else auto.base
+        inside = win.base <= base and base + auto.size <= win.base + win.size
+        # Outside every window the decoders stay committed without a region (cxl_test's
+        # XOR mode), so the window's restrictions only matter inside it.
+        if inside and not (win.ram if auto.mode == "ram" else win.pmem):
+            raise PlatformError(f"{where}: window {auto.window} does not allow {auto.mode} memory")
+        for member in auto.members:
+            dev = labels.get(member)
+            if dev is None:
+                raise PlatformError(f"{where}: member {member!r} is not a device of this platform")
+            used_decoders[member] = used_decoders.get(member, 0) + 1
+            if used_decoders[member] > dev.decoders:
+                raise PlatformError(f"{where}: device {member!r} has no decoder left")
+            capacity = dev.ram_size if auto.mode == "ram" else dev.pmem_size
+            key = (member, auto.mode)
+            used_dpa[key] = used_dpa.get(key, 0) + auto.size // ways
+            if used_dpa[key] > capacity:
+                raise PlatformError(
+                    f"{where}: device {member!r} lacks {auto.mode} capacity for its share"
+                )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import signal
 import stat
 import sys
 from collections.abc import Callable
+from typing import TextIO
 
 from pycxl import UPSTREAM_VERSION
 from pycxl.sysfs.base import Sysfs, SysfsUnavailable
@@ -73,11 +75,23 @@ def show_man_page(cmd: str) -> int:
         env["MANPATH"] = f"{manpath}:{env['MANPATH']}" if env.get("MANPATH") else f"{manpath}:"
     viewer = os.environ.get("CXL_MAN_VIEWER", "man")
     if viewer == "man":
-        sys.stdout.flush()
+        flush_stdout_now()
         with contextlib.suppress(OSError):
             os.execvpe("man", ["man", page], env)
     sys.stderr.write("no man viewer handled the request")
     return 255
+
+
+def flush_stdout_now() -> None:
+    """Before exec(), push out what the command printed so far (to the real stdout)."""
+    out = sys.stdout
+    out.flush()
+    buffer = getattr(out, "buffer", None)
+    if isinstance(buffer, io.BytesIO) and sys.__stdout__ is not None:
+        sys.__stdout__.flush()
+        os.write(sys.__stdout__.fileno(), buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
 
 
 def _list_cmds() -> int:
@@ -86,17 +100,26 @@ def _list_cmds() -> int:
     return 0
 
 
-def _finish_stdout() -> int:
-    """Flush stdout and report a failure, unless stdout is a pipe or socket."""
+def _flush_output(out: io.TextIOWrapper, real: TextIO, report: bool) -> int:
+    """Write what the command printed to the real stdout, once, as a C program's fully
+    buffered stdout does at exit. A failure is reported only after a successful command and
+    only when stdout is not a pipe or socket (where SIGPIPE ends the process instead)."""
+    out.flush()
+    data = out.buffer.getvalue()  # type: ignore[attr-defined]
     try:
-        mode = os.fstat(sys.stdout.fileno()).st_mode
-    except (OSError, ValueError):
-        return 0
-    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        return 0
-    try:
-        sys.stdout.flush()
+        if data:
+            real.flush()
+            real.buffer.write(data)
+        real.flush()
     except OSError as e:
+        if not report:
+            return 0
+        try:
+            mode = os.fstat(real.fileno()).st_mode
+        except (OSError, ValueError):
+            mode = 0
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            return 0
         sys.stderr.write(f"write failure on standard output: {os.strerror(e.errno or errno.EIO)}")
         return 1
     return 0
@@ -116,7 +139,9 @@ def run(argv: list[str]) -> int:
             break
         if opt == "--list-cmds":
             return _list_cmds()
-        sys.stderr.write(f"Unknown option: {opt}\n\n{TOP_USAGE}\n")
+        sys.stderr.write(
+            f"Unknown option: {opt}\n\n Usage: cxl [--version] [--help] COMMAND [ARGS]\n"
+        )
         return 129
     if not args:
         sys.stdout.write(f"\n{TOP_USAGE}\n\n{_MORE_HELP}")
@@ -131,10 +156,15 @@ def run(argv: list[str]) -> int:
         return 1
     from pycxl.sysfs.select import open_sysfs
 
-    rc = handler(rest, open_sysfs()) & 0xFF
-    if rc == 0:
-        rc = _finish_stdout()
-    return rc
+    real = sys.stdout
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape")
+    sys.stdout = out
+    try:
+        rc = handler(rest, open_sysfs()) & 0xFF
+    finally:
+        sys.stdout = real
+        flushed = _flush_output(out, real, report=True)
+    return rc or flushed
 
 
 def main() -> None:

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Install everything pycxl's tests need on a fresh Debian-like machine, then run them.
+#
+#   ./test.sh [pytest arguments]
+#
+# System packages: ndctl (the upstream cxl 76.1 binary, the conformance oracle), jq (admin
+# script tests), util-linux (unshare). They are installed with apt-get when missing, as root
+# or through sudo. Python packages go into .venv. Then: ruff, ruff format, mypy, pytest.
+# The conformance tests need root (private mount namespaces); without it they skip, except
+# under CI=true, where a missing oracle fails the run.
+set -eu
+cd "$(dirname "$0")"
+
+need=""
+command -v jq >/dev/null 2>&1 || need="$need jq"
+[ -x /usr/bin/cxl ] || need="$need ndctl"
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
+if [ -n "$need" ]; then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else SUDO="none"; fi
+    if [ "$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "test.sh: cannot install$need (no apt-get or no root); those tests will skip" >&2
+    else
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
+    fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'
+
+.venv/bin/ruff check pycxl fake_sysfs tests bench
+.venv/bin/ruff format --check pycxl fake_sysfs tests bench
+.venv/bin/mypy
+exec .venv/bin/python -m pytest "$@"
