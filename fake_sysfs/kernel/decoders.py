@@ -6,7 +6,9 @@ programming, the others read as a zeroed decoder (``size`` 0, one way, 256 granu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from fake_sysfs.kernfs.nodes import Attr, Node, hexattr, not_emulated, ro, uevent, wo
@@ -55,48 +57,65 @@ def _devtype(kind: DecoderKind) -> str:
     return f"cxl_decoder_{kind}"
 
 
-def decoder_attrs(dec: Decoder, region_name: str) -> dict[str, Node]:
-    """Attribute files of one decoder. ``region_name`` is the name of ``dec.region``."""
-    devtype = _devtype(dec.kind)
-    attrs: dict[str, Node] = {
-        "devtype": ro(devtype),
-        "modalias": ro("cxl:t0"),
-        "uevent": uevent([f"DEVTYPE={devtype}", "MODALIAS=cxl:t0"]),
-        "start": hexattr(dec.start, 0o400),
-        "size": hexattr(dec.size),
-        "locked": ro(int(dec.locked)),
-        "interleave_ways": ro(dec.ways),
-        # A root decoder of a 1-way window reports 256: the driver minimises x1
-        # granularity so that any region granularity is allowed below it.
-        "interleave_granularity": ro(
-            256 if dec.kind == "root" and dec.ways == 1 else dec.granularity
-        ),
-    }
-    if dec.kind != "endpoint":
-        attrs["target_list"] = ro(",".join(str(t) for t in dec.targets))
-    if dec.kind == "root":
-        attrs.update(
-            {
-                "cap_pmem": ro(int(dec.cap_pmem)),
-                "cap_ram": ro(int(dec.cap_ram)),
-                "cap_type2": ro(int(dec.cap_type2)),
-                "cap_type3": ro(int(dec.cap_type3)),
-                "qos_class": ro(dec.qos_class),
-            }
-        )
-        offer = f"region{dec.next_region}"
-        if dec.cap_type3 and dec.cap_pmem:
-            attrs["create_pmem_region"] = Attr(0o644, lambda: f"{offer}\n".encode(), not_emulated)
-        if dec.cap_type3 and dec.cap_ram:
-            attrs["create_ram_region"] = Attr(0o644, lambda: f"{offer}\n".encode(), not_emulated)
-        if dec.cap_type3 and (dec.cap_pmem or dec.cap_ram):
-            attrs["delete_region"] = wo()
-        return attrs
-    attrs["target_type"] = ro(dec.target_type)
-    attrs["region"] = ro(region_name)
-    if dec.kind == "endpoint":
-        attrs["mode"] = Attr(0o644, lambda: f"{dec.mode}\n".encode(), not_emulated)
-        # dpa_size is printed with %pa: 0x and 16 zero-padded hex digits.
-        attrs["dpa_size"] = Attr(0o644, lambda: f"0x{dec.dpa_size:016x}\n".encode(), not_emulated)
-        attrs["dpa_resource"] = hexattr(U64_MAX if dec.dpa_base is None else dec.dpa_base)
-    return attrs
+def _granularity(dec: Decoder) -> int:
+    # A root decoder of a 1-way window reports 256: the driver minimises x1 granularity
+    # so that any region granularity is allowed below it.
+    return 256 if dec.kind == "root" and dec.ways == 1 else dec.granularity
+
+
+def _offer(dec: Decoder) -> bytes:
+    return f"region{dec.next_region}\n".encode()
+
+
+def _root(attr: Callable[[Decoder], Node | None]) -> Callable[[Decoder], Node | None]:
+    return lambda dec: attr(dec) if dec.kind == "root" else None
+
+
+def _not_root(attr: Callable[[Decoder], Node | None]) -> Callable[[Decoder], Node | None]:
+    return lambda dec: attr(dec) if dec.kind != "root" else None
+
+
+def _endpoint(attr: Callable[[Decoder], Node | None]) -> Callable[[Decoder], Node | None]:
+    return lambda dec: attr(dec) if dec.kind == "endpoint" else None
+
+
+def _region_offer(dec: Decoder, cap: bool) -> Node | None:
+    if dec.kind == "root" and dec.cap_type3 and cap:
+        return Attr(0o644, partial(_offer, dec), not_emulated)
+    return None
+
+
+#: Attribute files of a decoder, by name; which exist depends on root/switch/endpoint. The
+#: ``region`` file is added by the tree, which knows region names.
+DECODER_ATTRS: dict[str, Callable[[Decoder], Node | None]] = {
+    "devtype": lambda dec: ro(f"cxl_decoder_{dec.kind}"),
+    "modalias": lambda dec: ro("cxl:t0"),
+    "uevent": lambda dec: uevent([f"DEVTYPE=cxl_decoder_{dec.kind}", "MODALIAS=cxl:t0"]),
+    "start": lambda dec: hexattr(dec.start, 0o400),
+    "size": lambda dec: hexattr(dec.size),
+    "locked": lambda dec: ro(int(dec.locked)),
+    "interleave_ways": lambda dec: ro(dec.ways),
+    "interleave_granularity": lambda dec: ro(_granularity(dec)),
+    "target_list": lambda dec: (
+        None if dec.kind == "endpoint" else ro(",".join(str(t) for t in dec.targets))
+    ),
+    "cap_pmem": _root(lambda dec: ro(int(dec.cap_pmem))),
+    "cap_ram": _root(lambda dec: ro(int(dec.cap_ram))),
+    "cap_type2": _root(lambda dec: ro(int(dec.cap_type2))),
+    "cap_type3": _root(lambda dec: ro(int(dec.cap_type3))),
+    "qos_class": _root(lambda dec: ro(dec.qos_class)),
+    "create_pmem_region": lambda dec: _region_offer(dec, dec.cap_pmem),
+    "create_ram_region": lambda dec: _region_offer(dec, dec.cap_ram),
+    "delete_region": lambda dec: (
+        wo() if dec.kind == "root" and dec.cap_type3 and (dec.cap_pmem or dec.cap_ram) else None
+    ),
+    "target_type": _not_root(lambda dec: ro(dec.target_type)),
+    "mode": _endpoint(lambda dec: Attr(0o644, lambda: f"{dec.mode}\n".encode(), not_emulated)),
+    # dpa_size is printed with %pa: 0x and 16 zero-padded hex digits.
+    "dpa_size": _endpoint(
+        lambda dec: Attr(0o644, lambda: f"0x{dec.dpa_size:016x}\n".encode(), not_emulated)
+    ),
+    "dpa_resource": _endpoint(
+        lambda dec: hexattr(U64_MAX if dec.dpa_base is None else dec.dpa_base)
+    ),
+}

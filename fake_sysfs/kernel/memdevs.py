@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -56,32 +57,33 @@ def _partition(size: int, qos: int | None) -> dict[str, Node]:
     return entries
 
 
-def memdev_attrs(mem: Memdev) -> dict[str, Node]:
-    """Attribute files of ``memN`` (memdevs have no devtype/modalias files)."""
+def _uevent(mem: Memdev) -> Node:
     major, minor = mem.devnode
     driver = ["DRIVER=cxl_mem"] if mem.bound else []
-    attrs: dict[str, Node] = {
-        "uevent": uevent(
-            [
-                f"MAJOR={major}",
-                f"MINOR={minor}",
-                f"DEVNAME=cxl/{mem.name}",
-                "DEVTYPE=cxl_memdev",
-                *driver,
-                "MODALIAS=cxl:t5",
-            ]
-        ),
-        "dev": ro(f"{major}:{minor}"),
-        "serial": hexattr(mem.serial),
-        "numa_node": ro(mem.numa_node),
-        "firmware_version": ro(mem.firmware_version[:16]),
-        "payload_max": ro(mem.payload_max),
-        "label_storage_size": ro(mem.lsa_size),
-    }
-    if mem.bound:
-        # Provided by the cxl_mem driver while bound (Get Poison List is supported).
-        attrs["trigger_poison_list"] = wo()
-    return attrs
+    return uevent(
+        [
+            f"MAJOR={major}",
+            f"MINOR={minor}",
+            f"DEVNAME=cxl/{mem.name}",
+            "DEVTYPE=cxl_memdev",
+            *driver,
+            "MODALIAS=cxl:t5",
+        ]
+    )
+
+
+#: ``memN``'s attribute files (memdevs have no devtype/modalias files), by name.
+MEMDEV_ATTRS: dict[str, Callable[[Memdev], Node | None]] = {
+    "uevent": _uevent,
+    "dev": lambda mem: ro(f"{mem.devnode[0]}:{mem.devnode[1]}"),
+    "serial": lambda mem: hexattr(mem.serial),
+    "numa_node": lambda mem: ro(mem.numa_node),
+    "firmware_version": lambda mem: ro(mem.firmware_version[:16]),
+    "payload_max": lambda mem: ro(mem.payload_max),
+    "label_storage_size": lambda mem: ro(mem.lsa_size),
+    # Provided by the cxl_mem driver while bound (Get Poison List is supported).
+    "trigger_poison_list": lambda mem: wo() if mem.bound else None,
+}
 
 
 def partition_attrs(mem: Memdev, which: str) -> dict[str, Node]:

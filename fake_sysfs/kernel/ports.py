@@ -6,6 +6,7 @@ cxl_acpi; switch ports and endpoints appear when a memdev below them probes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -69,15 +70,26 @@ class Port:
 _CDAT = bytes([16, 0, 0, 0, 1, 0xEF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
 
 
-def port_attrs(port: Port) -> dict[str, Node]:
-    modalias = "cxl:t4" if port.kind == "root" else "cxl:t3"
+def _modalias(port: Port) -> str:
+    return "cxl:t4" if port.kind == "root" else "cxl:t3"
+
+
+def _uevent(port: Port) -> Node:
     driver = ["DRIVER=cxl_port"] if port.bound and port.kind != "root" else []
-    attrs: dict[str, Node] = {
-        "devtype": ro("cxl_port"),
-        "modalias": ro(modalias),
-        "uevent": uevent(["DEVTYPE=cxl_port", *driver, f"MODALIAS={modalias}"]),
-        "decoders_committed": ro(port.decoders_committed()),
-    }
+    return uevent(["DEVTYPE=cxl_port", *driver, f"MODALIAS={_modalias(port)}"])
+
+
+def _cdat(port: Port) -> Node | None:
     if port.kind == "endpoint" and port.bound and port.cdat:
-        attrs["CDAT"] = Attr(0o400, lambda: _CDAT)
-    return attrs
+        return Attr(0o400, lambda: _CDAT)
+    return None
+
+
+#: A port's attribute files, by name: each factory gives the node, or None where hidden.
+PORT_ATTRS: dict[str, Callable[[Port], Node | None]] = {
+    "devtype": lambda port: ro("cxl_port"),
+    "modalias": lambda port: ro(_modalias(port)),
+    "uevent": _uevent,
+    "decoders_committed": lambda port: ro(port.decoders_committed()),
+    "CDAT": _cdat,
+}

@@ -7,6 +7,7 @@ only the part of the tree it walks. Attribute values are computed at read time.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fake_sysfs.errors import errno, kerr
 
@@ -63,9 +64,40 @@ class Link(Node):
         self.target = target
 
 
+class _Missing(Node):
+    """What a lookup returns for a name it knows is absent (no full build needed)."""
+
+    __slots__ = ()
+
+
+MISSING = _Missing()
+
+
+def table_entries(table: dict[str, Callable[[Any], Node | None]], obj: object) -> dict[str, Node]:
+    """All entries a table of per-name factories gives for ``obj`` (None: hidden)."""
+    entries: dict[str, Node] = {}
+    for name, factory in table.items():
+        node = factory(obj)
+        if node is not None:
+            entries[name] = node
+    return entries
+
+
+def table_lookup(
+    table: dict[str, Callable[[Any], Node | None]], obj: object, name: str
+) -> Node | None:
+    """One entry of a factory table: the node, MISSING if hidden, None if not in the table."""
+    factory = table.get(name)
+    if factory is None:
+        return None
+    node = factory(obj)
+    return MISSING if node is None else node
+
+
 class Dir(Node):
     """A directory. ``build`` makes all its entries; ``lookup``, when given, finds one entry
-    by name without building the rest (None: not one it knows, build and look)."""
+    by name without building the rest (MISSING: known absent; None: not one it knows, so
+    build and look)."""
 
     __slots__ = ("_build", "_entries", "_looked", "_lookup", "mode")
 
@@ -98,7 +130,7 @@ class Dir(Node):
                 if node is not None:
                     self._looked[name] = node
             if node is not None:
-                return node
+                return None if node is MISSING else node
         return self.entries.get(name)
 
 

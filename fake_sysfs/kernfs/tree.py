@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 from fake_sysfs.kernel import dax as daxk
-from fake_sysfs.kernel.decoders import Decoder, decoder_attrs
+from fake_sysfs.kernel.decoders import DECODER_ATTRS, Decoder
 from fake_sysfs.kernel.memdevs import (
+    MEMDEV_ATTRS,
     Memdev,
     firmware_upload_attrs,
-    memdev_attrs,
     partition_attrs,
     security_attrs,
 )
@@ -40,10 +40,23 @@ from fake_sysfs.kernel.nvdimm import (
     nmem_cxl_attrs,
     pmem_attrs,
 )
-from fake_sysfs.kernel.ports import Port, port_attrs
+from fake_sysfs.kernel.ports import PORT_ATTRS, Port
 from fake_sysfs.kernel.regions import Region, region_attrs
 from fake_sysfs.kernel.state import Kernel
-from fake_sysfs.kernfs.nodes import Attr, Dir, Link, Node, not_emulated, ro, static_dir, uevent, wo
+from fake_sysfs.kernfs.nodes import (
+    MISSING,
+    Attr,
+    Dir,
+    Link,
+    Node,
+    not_emulated,
+    ro,
+    static_dir,
+    table_entries,
+    table_lookup,
+    uevent,
+    wo,
+)
 from fake_sysfs.platform.naming import root_device_path
 
 CXL_DRIVERS = (
@@ -255,11 +268,11 @@ class Tree:
         if kind == "type3":
             for mem in self.memdevs_at(path):
                 if mem.name == name:
-                    return Dir(partial(self._memdev_dir, mem))
+                    return self.memdev_node(mem)
         if kind == "cxl-root":
             root = self.k.root()
             if root is not None and root.name == name:
-                return Dir(partial(self._port_dir, root))
+                return self.port_node(root)
         return None
 
     def _container_lookup(self, path: str, name: str) -> Node | None:
@@ -299,7 +312,7 @@ class Tree:
                 entries[root.name] = Dir(lambda: self._port_dir(root))
         if kind == "type3":
             for mem in self.memdevs_at(path):
-                entries[mem.name] = Dir(partial(self._memdev_dir, mem))
+                entries[mem.name] = self.memdev_node(mem)
         return entries
 
     def _hw_attrs(self, path: str, kind: str, obj: object) -> dict[str, Node]:
@@ -403,31 +416,66 @@ class Tree:
 
     # -- CXL objects -----------------------------------------------------------------------
 
-    def _port_dir(self, port: Port) -> dict[str, Node]:
-        entries: dict[str, Node] = dict(port_attrs(port))
-        entries["subsystem"] = Link("bus/cxl")
-        entries["uport"] = Link(port.uport)
+    def port_node(self, port: Port) -> Dir:
+        return Dir(partial(self._port_dir, port), lookup=partial(self._port_entry, port))
+
+    def _port_links(self, port: Port) -> dict[str, Node]:
+        links: dict[str, Node] = {"subsystem": Link("bus/cxl"), "uport": Link(port.uport)}
         if port.parent is not None:
-            entries["parent_dport"] = Link(port.parent_dport)
+            links["parent_dport"] = Link(port.parent_dport)
         if port.bound and port.kind != "root":
-            entries["driver"] = Link("bus/cxl/drivers/cxl_port")
+            links["driver"] = Link("bus/cxl/drivers/cxl_port")
+        return links
+
+    def _port_entry(self, port: Port, name: str) -> Node | None:
+        node = table_lookup(PORT_ATTRS, port, name)
+        if node is not None:
+            return node
+        if name in ("subsystem", "uport", "parent_dport", "driver"):
+            return self._port_links(port).get(name, MISSING)
+        return None
+
+    def _port_dir(self, port: Port) -> dict[str, Node]:
+        entries = table_entries(PORT_ATTRS, port)
+        entries.update(self._port_links(port))
         # Root dports and decoders come from cxl_acpi; the others from the cxl_port probe.
         if port.kind == "root" or port.bound:
             for dport in port.dports:
                 entries[f"dport{dport.id}"] = Link(dport.device)
             for dec in port.decoders:
-                entries[dec.name] = Dir(partial(self._decoder_dir, dec))
+                entries[dec.name] = self.decoder_node(dec)
         if port.bound:
             for child in self.children(port.id):
-                entries[child.name] = Dir(partial(self._port_dir, child))
+                entries[child.name] = self.port_node(child)
         if port.kind == "root":
             for bridge in self.k.bridges:
                 entries[f"nvdimm-bridge{bridge.id}"] = Dir(partial(self._bridge_dir, bridge))
         return entries
 
-    def _decoder_dir(self, dec: Decoder) -> dict[str, Node]:
+    def decoder_node(self, dec: Decoder) -> Dir:
+        return Dir(partial(self._decoder_dir, dec), lookup=partial(self._decoder_entry, dec))
+
+    def _decoder_region(self, dec: Decoder) -> Node | None:
+        if dec.kind == "root":
+            return None
         region = self.k.regions.get(dec.region) if dec.region is not None else None
-        entries: dict[str, Node] = dict(decoder_attrs(dec, region.name if region else ""))
+        return ro(region.name if region else "")
+
+    def _decoder_entry(self, dec: Decoder, name: str) -> Node | None:
+        node = table_lookup(DECODER_ATTRS, dec, name)
+        if node is not None:
+            return node
+        if name == "region":
+            return self._decoder_region(dec) or MISSING
+        if name == "subsystem":
+            return Link("bus/cxl")
+        return None
+
+    def _decoder_dir(self, dec: Decoder) -> dict[str, Node]:
+        entries = table_entries(DECODER_ATTRS, dec)
+        region_attr = self._decoder_region(dec)
+        if region_attr is not None:
+            entries["region"] = region_attr
         entries["subsystem"] = Link("bus/cxl")
         if dec.kind == "root":
             for r in self.k.regions.values():
@@ -477,18 +525,32 @@ class Tree:
             entries[f"mapping{i}"] = Dir(partial(daxk.mapping_attrs, dax, dev, i))
         return entries
 
+    def memdev_node(self, mem: Memdev) -> Dir:
+        return Dir(partial(self._memdev_dir, mem), lookup=partial(self._memdev_entry, mem))
+
+    def _memdev_entry(self, mem: Memdev, name: str) -> Node | None:
+        node = table_lookup(MEMDEV_ATTRS, mem, name)
+        if node is not None:
+            return node
+        if name in ("ram", "pmem"):
+            return Dir(partial(partition_attrs, mem, name))
+        if name == "subsystem":
+            return Link("bus/cxl")
+        if name == "driver":
+            return Link("bus/cxl/drivers/cxl_mem") if mem.bound else MISSING
+        return None
+
     def _memdev_dir(self, mem: Memdev) -> dict[str, Node]:
-        entries: dict[str, Node] = dict(memdev_attrs(mem))
+        entries = table_entries(MEMDEV_ATTRS, mem)
         entries["subsystem"] = Link("bus/cxl")
         if mem.bound:
             entries["driver"] = Link("bus/cxl/drivers/cxl_mem")
-        entries["ram"] = Dir(lambda: partition_attrs(mem, "ram"))
-        entries["pmem"] = Dir(lambda: partition_attrs(mem, "pmem"))
+        entries["ram"] = Dir(partial(partition_attrs, mem, "ram"))
+        entries["pmem"] = Dir(partial(partition_attrs, mem, "pmem"))
         entries["security"] = Dir(security_attrs)
-        fw_name = mem.name
         entries["firmware"] = static_dir(
             {
-                fw_name: Dir(
+                mem.name: Dir(
                     lambda: {
                         **firmware_upload_attrs(),
                         "subsystem": Link("class/firmware"),
@@ -497,9 +559,8 @@ class Tree:
                 )
             }
         )
-        nmem = self.nmem_of(mem)
-        if nmem is not None:
-            entries[f"pmem{mem.id}"] = Dir(lambda: self._pmem_dir())
+        if self.nmem_of(mem) is not None:
+            entries[f"pmem{mem.id}"] = Dir(self._pmem_dir)
         return entries
 
     def _pmem_dir(self) -> dict[str, Node]:

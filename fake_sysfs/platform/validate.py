@@ -33,10 +33,8 @@ def finalize(platform: Platform) -> Platform:
     bs = platform.memory_block_size
     if bs < (1 << 20) or bs & (bs - 1):
         raise PlatformError(f"memory_block_size {_sz(bs)} is not a power of two of at least 1M")
-    if platform.system_ram <= 0 or platform.system_ram % bs:
-        raise PlatformError(
-            f"system_ram {_sz(platform.system_ram)} is not a positive multiple of the block size"
-        )
+    if platform.system_ram <= 0:
+        raise PlatformError(f"system_ram {_sz(platform.system_ram)} must be positive")
     if platform.window_pool % CAPACITY_ALIGN:
         raise PlatformError(f"window_base {_sz(platform.window_pool)} is not 256M aligned")
     _check_host_bridges(platform)

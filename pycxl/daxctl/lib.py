@@ -7,6 +7,7 @@ import os
 
 from pycxl.sysfs.base import Sysfs
 from pycxl.util.cparse import scan_int, strtoll, strtoull, to_int
+from pycxl.util.sysattr import ATTR_SIZE, attr_text
 
 MEMORY = "/sys/devices/system/memory"
 NODES = "/sys/devices/system/node"
@@ -17,8 +18,7 @@ def _read(sysfs: Sysfs, path: str) -> str | None:
         data = sysfs.read(path)
     except OSError:
         return None
-    text = data.split(b"\0", 1)[0].decode(errors="surrogateescape")
-    return text[:-1] if text.endswith("\n") else text
+    return None if len(data) >= ATTR_SIZE else attr_text(data)
 
 
 class DaxDevice:

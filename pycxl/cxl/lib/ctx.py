@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pycxl.sysfs.base import Sysfs
 from pycxl.util.cparse import scan_int
 from pycxl.util.log import Log
+from pycxl.util.sysattr import ATTR_SIZE, attr_text
 
 if TYPE_CHECKING:
     from pycxl.cxl.lib.memdev import Memdev
@@ -22,8 +23,6 @@ T = TypeVar("T")
 
 CXL_DEVICES = "/sys/bus/cxl/devices"
 CXL_FLUSH = "/sys/bus/cxl/flush"
-#: libcxl reads attributes into a 1024-byte buffer; a value that fills it is a failure.
-ATTR_SIZE = 1024
 
 
 class Ctx:
@@ -60,10 +59,7 @@ class Ctx:
             if self.log.debug:
                 self.log.dbg("__sysfs_read_attr", f"failed to read from {path}: buffer too small\n")
             return None
-        if b"\0" in data:
-            data = data.split(b"\0", 1)[0]
-        text = data.decode("utf-8", "surrogateescape")
-        return text[:-1] if text.endswith("\n") else text
+        return attr_text(data)
 
     def realpath(self, path: str) -> str | None:
         try:

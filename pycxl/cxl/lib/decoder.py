@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import TYPE_CHECKING
 
 from pycxl.util.cparse import ULLONG_MAX, atoi, strtoull, to_uint
+from pycxl.util.sysattr import ATTR_SIZE, attr_text
 
 if TYPE_CHECKING:
     from pycxl.cxl.lib.memdev import Memdev
@@ -161,14 +163,17 @@ class Decoder:
             return None
         try:
             data = self.ctx.sysfs.read(f"{self.dev_path}/region")
+            if len(data) >= ATTR_SIZE:
+                # Upstream reports an oversized value with whatever errno is left over,
+                # which is ENOENT from the failed optional reads before it.
+                raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
         except OSError as e:
             self.ctx.log.err(
                 "cxl_decoder_get_region",
                 f"failed to read region name: {os.strerror(e.errno or 0)}\n",
             )
             return None
-        name = data.split(b"\0", 1)[0].decode(errors="surrogateescape")
-        name = name[:-1] if name.endswith("\n") else name
+        name = attr_text(data)
         if not name:
             return None
         bus = self.port.bus()
