@@ -52,6 +52,7 @@ def _build(tp: Any) -> Loader:
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         hints = typing.get_type_hints(tp)
         names = [f.name for f in dataclasses.fields(tp)]
+        expected = frozenset(names)
         convert = [(n, fn) for n in names if (fn := _loader(hints[n])) is not _identity]
         cls = tp
         new = object.__new__
@@ -59,9 +60,8 @@ def _build(tp: Any) -> Loader:
         def load_dataclass(data: Any) -> Any:
             # The dict was just parsed and is ours: convert nested fields in place and make
             # it the instance's __dict__, skipping __init__ (a state holds every field).
-            if len(data) != len(names):
-                missing = set(names) - set(data)
-                raise ValueError(f"{cls.__name__}: fields {sorted(missing)} missing")
+            if not isinstance(data, dict) or data.keys() != expected:
+                raise ValueError(f"{cls.__name__}: not the stored fields of this version")
             for name, fn in convert:
                 data[name] = fn(data[name])
             obj = new(cls)
@@ -71,15 +71,25 @@ def _build(tp: Any) -> Loader:
         return load_dataclass
     if origin is list:
         item = _loader(args[0])
-        if item is _identity:
-            return list
-        return lambda data: [item(x) for x in data]
+
+        def load_list(data: Any) -> Any:
+            if not isinstance(data, list):
+                raise ValueError(f"expected a list, got {type(data).__name__}")
+            return data if item is _identity else [item(x) for x in data]
+
+        return load_list
     if origin is dict:
         key_type, value_type = args
         value = _loader(value_type)
-        if key_type is int:
-            return lambda data: {int(k): value(v) for k, v in data.items()}
-        return lambda data: {k: value(v) for k, v in data.items()}
+
+        def load_dict(data: Any) -> Any:
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a mapping, got {type(data).__name__}")
+            if key_type is int:
+                return {int(k): value(v) for k, v in data.items()}
+            return {k: value(v) for k, v in data.items()}
+
+        return load_dict
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         if len(inner) == 1:

@@ -76,6 +76,8 @@ class StateStore:
             raise StateError(
                 f"state file {self.file} is unreadable ({e}); run 'fake-sysfs reset'"
             ) from None
+        if not isinstance(data, dict):
+            raise StateError(f"state file {self.file} is damaged; run 'fake-sysfs init --force'")
         if data.get("format") != STATE_FORMAT:
             raise StateError(
                 f"state file {self.file} has format {data.get('format')!r}, expected "
@@ -84,7 +86,7 @@ class StateStore:
         try:
             kernel = Kernel.from_json(data["kernel"])
             origin = Origin(**data["origin"])
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise StateError(
                 f"state file {self.file} is damaged ({e}); run 'fake-sysfs init --force'"
             ) from None

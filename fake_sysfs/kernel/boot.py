@@ -314,4 +314,12 @@ def _register_nvdimms(k: Kernel) -> None:
     for mem in k.memdevs.values():
         if mem.pmem_size and mem.bound:
             nmem_id = len(bridge.nmems)
-            bridge.nmems.append(Nmem(id=nmem_id, memdev=mem.id, serial=mem.serial, minor=nmem_id))
+            bridge.nmems.append(
+                Nmem(
+                    id=nmem_id,
+                    memdev=mem.id,
+                    serial=mem.serial,
+                    minor=nmem_id,
+                    lsa_size=mem.lsa_size,
+                )
+            )

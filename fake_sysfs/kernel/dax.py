@@ -40,6 +40,8 @@ class DaxRegion:
     align: int = PMD_SIZE
     kmem: bool = True
     devices: list[DaxDevice] = field(default_factory=list)
+    #: The device the last ``create`` write made (empty until userspace creates one).
+    youngest: str = ""
 
     def available(self) -> int:
         return self.size - sum(dev.size for dev in self.devices)
@@ -52,14 +54,13 @@ def dax_region_group(region: DaxRegion) -> dict[str, Node]:
         if dev.size == 0 and not dev.driver:
             seed = f"dax{region.id}.{dev.id}"
             break
-    youngest = f"dax{region.id}.{region.devices[-1].id}" if region.devices else ""
     return {
         "id": ro(region.id),
         "size": ro(region.size),
         "align": ro(region.align, 0o400),
         "available_size": ro(region.available()),
         "seed": ro(seed),
-        "create": Attr(0o644, lambda: f"{youngest}\n".encode(), not_emulated),
+        "create": Attr(0o644, lambda: f"{region.youngest}\n".encode(), not_emulated),
         "delete": wo(),
     }
 

@@ -52,6 +52,13 @@ def node_list(nodes: list[int]) -> str:
     return ",".join(parts)
 
 
+def node_meminfo(node: int, online_bytes: int) -> str:
+    """``nodeK/meminfo``: the node's online memory (all of it free here), in kB."""
+    kb = online_bytes // 1024
+    rows = [("MemTotal", kb), ("MemFree", kb), ("MemUsed", 0)]
+    return "\n".join(f"Node {node} {name + ':':<15} {value:>8} kB" for name, value in rows)
+
+
 def memory_attrs(mem: Memory) -> dict[str, Node]:
     return {
         # block_size_bytes is hex without the 0x prefix.

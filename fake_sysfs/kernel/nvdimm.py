@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fake_sysfs.errors import errno
-from fake_sysfs.kernfs.nodes import Attr, Node, not_emulated, ro, uevent, unreadable
+from fake_sysfs.kernfs.nodes import Attr, Node, not_emulated, ro, uevent
 
 #: Character majors for /dev/ndctlN and /dev/nmemK (local/experimental range, see memdevs).
 NDCTL_MAJOR = 62
@@ -20,6 +19,26 @@ class Nmem:
     memdev: int
     serial: int
     minor: int = 0
+    #: Label storage area size (the memdev's LSA).
+    lsa_size: int = 0
+
+
+#: Namespace index blocks are 256-byte aligned; CXL namespace labels are 256 bytes.
+NSINDEX_ALIGN = 256
+LABEL_SIZE = 256
+#: sizeof(struct nd_namespace_index) without its free-slot bitmap.
+NSINDEX_HEADER = 72
+
+
+def _index_size(nslot: int) -> int:
+    return -(-(NSINDEX_HEADER + -(-nslot // 8)) // NSINDEX_ALIGN) * NSINDEX_ALIGN
+
+
+def label_slots(lsa_size: int) -> int:
+    """How many namespace labels fit beside the two index blocks (the nvdimm core's rule:
+    size the index for as many slots as the area could hold, then count what is left)."""
+    index = _index_size(lsa_size // LABEL_SIZE)
+    return max(0, (lsa_size - 2 * index) // LABEL_SIZE)
 
 
 @dataclass
@@ -85,9 +104,9 @@ def nmem_attrs(nmem: Nmem, active: bool) -> dict[str, Node]:
         "commands": ro("get_config_size get_config_data set_config_data "),
         "flags": ro("label "),
         "state": ro("active" if active else "idle"),
-        # Label-slot accounting comes with the label storage model (ndctl); until then the
-        # file answers as it does while the DIMM cannot be accessed.
-        "available_slots": Attr(0o444, unreadable(errno.ENXIO)),
+        # Free label slots minus one. The label area holds no valid index yet, so every slot
+        # counts as free (the kernel writes an index with the first label).
+        "available_slots": ro(max(0, label_slots(nmem.lsa_size) - 1)),
         "security": Attr(0o644, lambda: b"disabled\n", not_emulated),
         "frozen": ro(0),
     }

@@ -178,6 +178,15 @@ def not_emulated(_data: bytes) -> None:
     raise kerr(errno.EOPNOTSUPP)
 
 
+def sysfs_streq(data: bytes, expected: bytes) -> bool:
+    """The kernel's comparison of a stored string: it ends at the first NUL and may carry
+    one trailing newline; nothing else is forgiven."""
+    data = data.split(b"\0", 1)[0]
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    return data == expected
+
+
 _UEVENT_ACTIONS = (b"add", b"remove", b"change", b"move", b"online", b"offline", b"bind", b"unbind")
 
 

@@ -9,9 +9,11 @@ region). Bus directories hold links to devices and drivers.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from functools import partial
 
+from fake_sysfs.errors import errno, kerr
 from fake_sysfs.kernel import dax as daxk
 from fake_sysfs.kernel.decoders import DECODER_ATTRS, Decoder
 from fake_sysfs.kernel.memdevs import (
@@ -26,6 +28,7 @@ from fake_sysfs.kernel.memory import (
     block_attrs,
     memory_attrs,
     node_list,
+    node_meminfo,
     node_root_attrs,
 )
 from fake_sysfs.kernel.nvdimm import (
@@ -52,6 +55,7 @@ from fake_sysfs.kernfs.nodes import (
     not_emulated,
     ro,
     static_dir,
+    sysfs_streq,
     table_entries,
     table_lookup,
     uevent,
@@ -368,6 +372,8 @@ class Tree:
                 entries["security_lock"] = Attr(0o644, lambda: b"0\n", not_emulated)
                 entries["event_trigger"] = wo()
                 entries["sanitize_timeout"] = Attr(0o644, lambda: b"0\n", not_emulated)
+                # sha256 of the firmware uploaded so far: none yet.
+                entries["fw_buf_checksum"] = ro(hashlib.sha256(b"").hexdigest())
         else:
             entries.update(self._pci_attrs(kind, obj))
         return entries
@@ -638,9 +644,15 @@ class Tree:
             "subsystem": Link("bus/node"),
             "power": static_dir({}),
         }
+        online = 0
         for block in mem.blocks.values():
             if block.node == node:
                 entries[f"memory{block.index}"] = Link(f"devices/system/memory/memory{block.index}")
+                online += mem.block_size if block.online else 0
+        entries["meminfo"] = ro(node_meminfo(node, online))
+        # Access classes: performance from initiators to this node (nothing reported here).
+        entries["access0"] = static_dir({"initiators": static_dir({}), "targets": static_dir({})})
+        entries["access1"] = static_dir({"initiators": static_dir({}), "targets": static_dir({})})
         return entries
 
     # -- buses, classes, dev ---------------------------------------------------------------
@@ -652,7 +664,39 @@ class Tree:
             "nd": Dir(self._nd_bus),
             "platform": Dir(self._platform_bus),
             "pci": Dir(self._pci_bus),
+            "memory": Dir(self._memory_bus),
+            "node": Dir(self._node_bus),
+            "acpi": Dir(self._acpi_bus),
         }
+
+    def _simple_bus(self, devices: dict[str, str]) -> dict[str, Node]:
+        """A bus directory whose drivers do not matter here: device links only."""
+        entries = self._bus_common()
+        entries["devices"] = static_dir({name: Link(path) for name, path in devices.items()})
+        entries["drivers"] = static_dir({})
+        return entries
+
+    def _memory_bus(self) -> dict[str, Node]:
+        return self._simple_bus(
+            {
+                f"memory{b.index}": f"devices/system/memory/memory{b.index}"
+                for b in self.k.memory.blocks.values()
+            }
+        )
+
+    def _node_bus(self) -> dict[str, Node]:
+        return self._simple_bus(
+            {f"node{n}": f"devices/system/node/node{n}" for n in self.k.memory.online_nodes()}
+        )
+
+    def _acpi_bus(self) -> dict[str, Node]:
+        return self._simple_bus(
+            {
+                hb.acpi_path.rsplit("/", 1)[1]: hb.acpi_path
+                for hb in self.k.platform.host_bridges
+                if hb.acpi_path
+            }
+        )
 
     def _bus_common(self) -> dict[str, Node]:
         return {
@@ -766,7 +810,14 @@ class Tree:
         }
         if self.k.platform.style == "cxl_test":
             drivers["cxl_mock_mem"] = static_dir(
-                {"bind": wo(), "unbind": wo(), "uevent": wo(), **mock_bound}
+                {
+                    "bind": wo(),
+                    "unbind": wo(),
+                    "uevent": wo(),
+                    # Per-device cap on injected poison records (mock default 8).
+                    "poison_inject_max": Attr(0o644, lambda: b"8\n", not_emulated),
+                    **mock_bound,
+                }
             )
         entries["devices"] = static_dir(devices)
         entries["drivers"] = static_dir(drivers)
@@ -804,9 +855,7 @@ class Tree:
 
 def _flush_store(data: bytes) -> None:
     """``/sys/bus/cxl/flush``: ``1`` waits for pending port work (there is none)."""
-    from fake_sysfs.errors import errno, kerr
-
-    if data.split(b"\0", 1)[0].strip() != b"1":
+    if not sysfs_streq(data, b"1"):
         raise kerr(errno.EINVAL)
 
 
