@@ -48,32 +48,10 @@ from pyfakefs.helpers import FakeStatResult
 import pycxl.cxl.commands.list
 import pycxl.sysfs.files
 from pycxl.cxl import main as cxl_main
+from tests.kernfs_reference import reference_sorted
 
 # ---------------------------------------------------------------------------------------------
 # kernfs readdir order
-
-_GOLDEN_RATIO_64 = 0x61C8864680B583EB
-_U64 = (1 << 64) - 1
-
-
-def kernfs_hash(name: str) -> int:
-    """fs/kernfs/dir.c kernfs_name_hash() for a directory without namespace tags."""
-    h = 0
-    for c in name.encode():
-        h = ((h + (c << 4) + (c >> 4)) * 11) & _U64
-    h = ((h * _GOLDEN_RATIO_64) & _U64) >> 32
-    h &= 0x7FFFFFFF
-    if h < 2:
-        h += 2
-    if h >= 0x7FFFFFFF:
-        h = 0x7FFFFFFE
-    return h
-
-
-def kernfs_order(names: Iterable[str]) -> list[str]:
-    """What readdir gives on sysfs: by hash, then by name."""
-    return sorted(names, key=lambda n: (kernfs_hash(n), n.encode()))
-
 
 # ---------------------------------------------------------------------------------------------
 # trees: {"sys/devices/...": bytes | Link | DIR}
@@ -116,9 +94,9 @@ def write_tree(tree: Tree, root: str, order: str = "reverse-kernfs") -> None:
     def make(rel: str) -> None:
         names = kids.get(rel, [])
         if order == "kernfs":
-            names = kernfs_order(names)
+            names = reference_sorted(names)
         elif order == "reverse-kernfs":
-            names = kernfs_order(names)[::-1]
+            names = reference_sorted(names)[::-1]
         elif order == "reversed":
             names = names[::-1]
         elif order == "shuffled":
@@ -428,7 +406,12 @@ def _decode(data: bytes) -> Tree:
 def run_upstream(tree: Tree, args: list[str]) -> tuple[int, bytes, bytes]:
     """Run upstream ``cxl list`` with ``tree`` as /sys and /dev, in a private mount namespace
     (the host's /sys and /dev are never touched). Needs root and unshare(1)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        "LC_ALL": "C",
+        # The helper runs this file as a script; it imports from the tests package.
+        "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    }
     cmd = ["unshare", "-m", "--propagation", "private", sys.executable, os.path.abspath(__file__)]
     proc = subprocess.run(
         [*cmd, "--namespace-helper", UPSTREAM, "list", *args],
@@ -450,10 +433,10 @@ def _mount(*args: str) -> bool:
     return subprocess.run(["mount", *args], check=False).returncode == 0
 
 
-def _in_kernfs_order(top: str) -> bool:
+def _in_reference_sorted(top: str) -> bool:
     for path, _dirs, _files in os.walk(top):
         names = os.listdir(path)
-        if names != kernfs_order(names):
+        if names != reference_sorted(names):
             return False
     return True
 
@@ -470,7 +453,7 @@ def _namespace_helper(argv: list[str]) -> int:
     os.mkdir(mnt)
     for order in ("reverse-kernfs", "kernfs"):
         write_tree(tree, mnt, order)
-        if _in_kernfs_order(mnt):
+        if _in_reference_sorted(mnt):
             break
         for name in os.listdir(mnt):
             shutil.rmtree(os.path.join(mnt, name))
@@ -3422,7 +3405,7 @@ def test_creation_order_does_not_matter(
     assert (rc, out.decode(), err.decode()) == (case.rc, case.out, case.err)
 
 
-def test_listdir_is_in_kernfs_order(fs: object) -> None:
+def test_listdir_is_in_reference_sorted(fs: object) -> None:
     names = [f"dport{i}" for i in range(12)] + ["decoder1.0", "decoder1.10", "uport", "driver"]
     for order in (names, names[::-1]):
         if os.path.exists(FAKE):
@@ -3433,7 +3416,7 @@ def test_listdir_is_in_kernfs_order(fs: object) -> None:
             with open(f"{FAKE}/sys/d/{name}", "wb"):
                 pass
         sysfs = pycxl.sysfs.files.FileSysfs(Path(f"{FAKE}/sys"), Path(f"{FAKE}/dev"))
-        assert sysfs.listdir("/sys/d") == kernfs_order(names)
+        assert sysfs.listdir("/sys/d") == reference_sorted(names)
 
 
 def _sysfs_mounted() -> bool:
@@ -3452,7 +3435,7 @@ def test_kernfs_order_matches_a_real_sysfs() -> None:
     for path in ("/sys/bus", "/sys/devices", "/sys/devices/system", "/sys/devices/system/cpu"):
         if os.path.isdir(path):
             names = os.listdir(path)
-            assert names == kernfs_order(names), path
+            assert names == reference_sorted(names), path
             checked += 1
     assert checked
 

@@ -28,32 +28,9 @@ from tests.kernel_helpers import (
     value,
     walk,
 )
+from tests.kernfs_reference import reference_hash, reference_sorted
 
 # == readdir order ===========================================================================
-
-_M64 = (1 << 64) - 1
-_GOLDEN_RATIO_64 = 0x61C8864680B583EB
-
-
-def reference_hash(name: str) -> int:
-    """fs/kernfs/dir.c kernfs_name_hash() without a namespace, on a 64-bit kernel, written
-    step by step: partial_name_hash per byte with unsigned-long wraparound, hash_long(h, 32),
-    31 bits, with 0, 1 and INT_MAX reserved."""
-    h = 0
-    for c in name.encode():
-        h = ((h + (c << 4) + (c >> 4)) * 11) & _M64
-    h = ((h * _GOLDEN_RATIO_64) & _M64) >> 32
-    h &= 0x7FFFFFFF
-    if h < 2:
-        h += 2
-    if h >= 0x7FFFFFFF:
-        h = 0x7FFFFFFE
-    return h
-
-
-def reference_sorted(names: list[str]) -> list[str]:
-    return sorted(names, key=lambda n: (reference_hash(n), n))
-
 
 #: Values worked out from the algorithm. "a": (97*16 + 97//16) * 11 = 17138, and
 #: 17138 * GOLDEN_RATIO_64 mod 2^64 >> 32 = 0x222d1bd4. The empty name hashes to 0, which

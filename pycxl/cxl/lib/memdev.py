@@ -116,10 +116,9 @@ class Memdev:
                 "cxl_memdev_get_endpoint",
                 f"{found.devname} assigned to {other.devname} not {self.devname}\n",
             )
-        self._endpoint = found
-        self._endpoint_known = True
-        found.memdev_cache = self
-        found.memdev_known = True
+        from pycxl.cxl.lib.port import pair
+
+        pair(found, self)
         return found
 
     def bus(self) -> Bus | None:

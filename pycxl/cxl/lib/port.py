@@ -223,11 +223,16 @@ class Port:
                 "cxl_endpoint_get_memdev",
                 f"{memdev.devname} assigned to {other.devname} not {self.devname}\n",
             )
-        self.memdev_cache = memdev
-        self.memdev_known = True
-        memdev._endpoint = self
-        memdev._endpoint_known = True
+        pair(self, memdev)
         return memdev
+
+
+def pair(endpoint: Port, memdev: Memdev) -> None:
+    """Remember that ``endpoint`` and ``memdev`` belong together, on both sides."""
+    endpoint.memdev_cache = memdev
+    endpoint.memdev_known = True
+    memdev._endpoint = endpoint
+    memdev._endpoint_known = True
 
 
 class Bus(Port):
