@@ -115,19 +115,12 @@ def presets() -> None:
     """List the built-in platforms."""
     from tabulate import tabulate
 
-    from fake_sysfs.platform.presets import DEFAULT_PRESET, QEMU_PRESETS, preset_names
+    from fake_sysfs.platform.presets import DEFAULT_PRESET, PRESET_DESCRIPTIONS
 
-    rows = []
-    for name in preset_names():
-        if name in QEMU_PRESETS:
-            desc = QEMU_PRESETS[name][1]
-        elif name.startswith("cxl_test"):
-            desc = "the kernel's cxl_test mock topology" + (
-                " with XOR windows" if name.endswith("xor") else ", with its auto region"
-            )
-        else:
-            desc = f"a generated platform with {name.split('-')[1]} memdevs"
-        rows.append([name + (" *" if name == DEFAULT_PRESET else ""), desc])
+    rows = [
+        [name + (" *" if name == DEFAULT_PRESET else ""), description]
+        for name, description in PRESET_DESCRIPTIONS.items()
+    ]
     rows.append(["scale:HxR[xS]", "H host bridges x R root ports (x S switch ports)"])
     typer.echo(tabulate(rows, ["preset", "description"]))
     typer.echo("\n* default platform")

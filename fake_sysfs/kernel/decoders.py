@@ -53,10 +53,6 @@ class Decoder:
         return f"decoder{self.port}.{self.index}"
 
 
-def _devtype(kind: DecoderKind) -> str:
-    return f"cxl_decoder_{kind}"
-
-
 def _granularity(dec: Decoder) -> int:
     # A root decoder of a 1-way window reports 256: the driver minimises x1 granularity
     # so that any region granularity is allowed below it.

@@ -7,7 +7,6 @@ from typing import Any
 
 from fake_sysfs import codec
 from fake_sysfs.kernel.dax import DaxRegion
-from fake_sysfs.kernel.decoders import Decoder
 from fake_sysfs.kernel.memdevs import Memdev
 from fake_sysfs.kernel.memory import Memory
 from fake_sysfs.kernel.nvdimm import NvdimmBridge
@@ -36,26 +35,6 @@ class Kernel:
             if port.kind == "root":
                 return port
         return None
-
-    def port_by_name(self, name: str) -> Port | None:
-        for port in self.ports.values():
-            if port.name == name:
-                return port
-        return None
-
-    def decoder(self, port_id: int, index: int) -> Decoder | None:
-        port = self.ports.get(port_id)
-        if port is None or index >= len(port.decoders):
-            return None
-        return port.decoders[index]
-
-    def decoder_by_name(self, name: str) -> Decoder | None:
-        if not name.startswith("decoder"):
-            return None
-        port_id, _, index = name[len("decoder") :].partition(".")
-        if not (port_id.isdigit() and index.isdigit()):
-            return None
-        return self.decoder(int(port_id), int(index))
 
     def path_to_root(self, port: Port) -> list[Port]:
         """``port`` and its ancestors, ending with the root."""

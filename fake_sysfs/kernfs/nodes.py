@@ -164,15 +164,6 @@ def wo(store: Callable[[bytes], None] | None = None, pure: bool = False) -> Attr
     return Attr(0o200, None, store or not_emulated, pure)
 
 
-def unreadable(err: int) -> Show:
-    """A show that fails with ``err`` (e.g. an attribute whose driver state forbids reads)."""
-
-    def show() -> bytes:
-        raise kerr(err)
-
-    return show
-
-
 def not_emulated(_data: bytes) -> None:
     """Store of an attribute whose kernel rules are not modeled yet: refused, state unchanged."""
     raise kerr(errno.EOPNOTSUPP)

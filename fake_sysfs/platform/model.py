@@ -177,9 +177,3 @@ class Platform:
                 if rp.switch is not None:
                     found.extend(sp.device for sp in rp.switch.ports if sp.device is not None)
         return found
-
-    def host_bridge(self, uid: int) -> HostBridge | None:
-        for hb in self.host_bridges:
-            if hb.uid == uid:
-                return hb
-        return None

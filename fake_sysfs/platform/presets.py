@@ -243,6 +243,7 @@ def cxl_test(xor: bool = False) -> Platform:
     return Platform(
         name=name,
         style="cxl_test",
+        description=PRESET_DESCRIPTIONS[name],
         host_bridges=hbs,
         windows=windows,
         auto_regions=[
@@ -256,10 +257,6 @@ def cxl_test(xor: bool = False) -> Platform:
             )
         ],
         window_pool=P,
-        description=(
-            "the kernel's cxl_test mock topology"
-            + (" with XOR interleave windows" if xor else ", with its auto region")
-        ),
     )
 
 
@@ -340,14 +337,17 @@ def scale(shape: ScaleShape, name: str) -> Platform:
     )
 
 
+#: Every named preset and what it is, in listing order.
+PRESET_DESCRIPTIONS = {
+    **{name: description for name, (_, description) in QEMU_PRESETS.items()},
+    "cxl_test": "the kernel's cxl_test mock topology, with its auto region",
+    "cxl_test-xor": "the kernel's cxl_test mock topology with XOR interleave windows",
+    **{f"scale-{n}": f"a generated platform with {n} memdevs" for n in _SCALE_SIZES},
+}
+
+
 def preset_names() -> list[str]:
-    return [*QEMU_PRESETS, "cxl_test", "cxl_test-xor", "scale-64", "scale-256", "scale-1024"]
-
-
-def preset_description(name: str) -> str:
-    if name in QEMU_PRESETS:
-        return QEMU_PRESETS[name][1]
-    return load_preset(name).description
+    return list(PRESET_DESCRIPTIONS)
 
 
 def load_preset(name: str) -> Platform:

@@ -74,9 +74,6 @@ class _Reader:
             raise PlatformError(f"{self.where}.{key}: {value} is out of range")
         return value
 
-    def opt_int(self, key: str) -> int | None:
-        return self.get_int(key, 0) if self.has(key) else self._get(key)
-
     def get_size(self, key: str, default: int | None = None) -> int:
         value = self._get(key)
         if value is None:

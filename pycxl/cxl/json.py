@@ -66,7 +66,7 @@ def memdev_json(memdev: Memdev, flags: Flags) -> JsonObj:
     if flags.firmware:
         memdev_mailbox(memdev, "firmware")
     if flags.media_errors:
-        media_errors(memdev)
+        media_errors()
     return obj
 
 
@@ -82,12 +82,12 @@ def memdev_mailbox(memdev: Memdev, what: str) -> None:
     submit(memdev, what)
 
 
-def media_errors(memdev: Memdev) -> None:
-    """``-L`` needs the kernel's trace buffer; without tracefs upstream says so and moves on."""
+def media_errors() -> None:
+    """``-L`` (memdevs and regions) reads poison records from the kernel's trace buffer.
+    tracefs is not emulated; upstream then says so on stderr and leaves the key out."""
     import sys
 
     sys.stderr.write("tracefs_instance_create() failed\n")
-    del memdev
 
 
 def bus_json(bus: Bus, flags: Flags) -> JsonObj:
@@ -211,9 +211,7 @@ def region_json(region: Region, flags: Flags) -> JsonObj:
     if not region.is_enabled():
         obj["state"] = "disabled"
     if flags.media_errors:
-        import sys
-
-        sys.stderr.write("tracefs_instance_create() failed\n")
+        media_errors()
     mappings = region.mappings()
     if flags.targets and region.interleave_ways not in (0, UINT_MAX):
         listed = []

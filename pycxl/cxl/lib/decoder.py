@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from pycxl.cxl.lib.region import Region
 
 UINT_MAX = 0xFFFFFFFF
-MODES = ("none", "ram", "pmem", "mixed")
 
 
 def parse_mode(value: str | None) -> str:
