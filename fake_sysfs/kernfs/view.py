@@ -49,53 +49,10 @@ class View:
         self.kernel = kernel
         self.tree = Tree(kernel)
         self._root = self.tree.root()
-        # Canonical directory path (relative to /sys) -> node, filled as paths resolve.
-        self._dirs: dict[str, Dir] = {"": self._root}
         # Any path as asked -> (canonical path, node), for the lookups a listing repeats.
         self._cache: dict[str, tuple[str, Node]] = {}
 
     # -- resolution ------------------------------------------------------------------------
-
-    def _split(self, path: str) -> str:
-        if path == "/sys":
-            return ""
-        if not path.startswith("/sys/"):
-            raise kerr(errno.ENOENT, path)
-        return path[5:].strip("/")
-
-    def _walk(self, rel: str, follow_last: bool) -> tuple[str, Node]:
-        parts = [p for p in rel.split("/") if p and p != "."]
-        cur: list[str] = []
-        node: Node = self._root
-        links = 0
-        i = 0
-        while i < len(parts):
-            name = parts[i]
-            if name == "..":
-                if cur:
-                    cur.pop()
-                node = self._dirs["/".join(cur)]
-                i += 1
-                continue
-            if not isinstance(node, Dir):
-                raise kerr(errno.ENOTDIR)
-            child = node.child(name)
-            if child is None:
-                raise kerr(errno.ENOENT)
-            last = i == len(parts) - 1
-            if isinstance(child, Link) and (follow_last or not last):
-                links += 1
-                if links > _MAX_LINKS:
-                    raise kerr(errno.ELOOP)
-                parts = [p for p in child.target.split("/") if p] + parts[i + 1 :]
-                cur, node, i = [], self._root, 0
-                continue
-            cur.append(name)
-            node = child
-            if isinstance(child, Dir):
-                self._dirs.setdefault("/".join(cur), child)
-            i += 1
-        return "/".join(cur), node
 
     def _resolve(self, path: str, follow_last: bool = True) -> tuple[str, Node]:
         """(canonical path relative to /sys, node). Every prefix resolves once and is
@@ -112,14 +69,19 @@ class View:
         if path == "/sys":
             return "", self._root
         head, _, name = path.rpartition("/")
-        if not head.startswith("/sys") or name in ("", ".", "..") or depth > _MAX_LINKS:
-            try:
-                return self._walk(self._split(path), follow_last)
-            except KernfsError as e:
-                raise kerr(e.errno or errno.ENOENT, path) from None
+        if not head.startswith("/sys"):
+            raise kerr(errno.ENOENT, path)
+        if depth > _MAX_LINKS:
+            raise kerr(errno.ELOOP, path)
         parent_canon, parent = self._resolve(head)
         if not isinstance(parent, Dir):
             raise kerr(errno.ENOTDIR, path)
+        if name in ("", "."):
+            return parent_canon, parent
+        if name == "..":
+            # Like the VFS: up from where the directory really is, not from the link to it.
+            up = parent_canon.rpartition("/")[0]
+            return self._resolve(f"/sys/{up}" if up else "/sys")
         child = parent.child(name)
         if child is None:
             raise kerr(errno.ENOENT, path)
@@ -129,8 +91,6 @@ class View:
             except KernfsError as e:
                 raise kerr(e.errno or errno.ENOENT, path) from None
         canon = f"{parent_canon}/{name}" if parent_canon else name
-        if isinstance(child, Dir):
-            self._dirs.setdefault(canon, child)
         return canon, child
 
     # -- operations ------------------------------------------------------------------------
