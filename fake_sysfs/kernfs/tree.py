@@ -268,16 +268,18 @@ class Tree:
         child = f"{path}/{name}"
         if child in self._hardware() or name in self._hw_children(path):
             return self._hw_node(child)
+        return self._attached(path).get(name)
+
+    def _attached(self, path: str) -> dict[str, Node]:
+        """The kernel devices below a hardware device: root0 below the CXL root object,
+        memN below its type-3 device."""
         kind, _ = self._hardware()[path]
-        if kind == "type3":
-            for mem in self.memdevs_at(path):
-                if mem.name == name:
-                    return self.memdev_node(mem)
         if kind == "cxl-root":
             root = self.k.root()
-            if root is not None and root.name == name:
-                return self.port_node(root)
-        return None
+            return {root.name: self.port_node(root)} if root is not None else {}
+        if kind == "type3":
+            return {mem.name: self.memdev_node(mem) for mem in self.memdevs_at(path)}
+        return {}
 
     def _container_lookup(self, path: str, name: str) -> Node | None:
         return self._hw_node(f"{path}/{name}") if name in self._hw_children(path) else None
@@ -310,13 +312,7 @@ class Tree:
         entries = self._hw_attrs(path, kind, obj)
         for name in self._hw_children(path):
             entries[name] = self._hw_node(f"{path}/{name}")
-        if kind == "cxl-root":
-            root = self.k.root()
-            if root is not None:
-                entries[root.name] = Dir(lambda: self._port_dir(root))
-        if kind == "type3":
-            for mem in self.memdevs_at(path):
-                entries[mem.name] = self.memdev_node(mem)
+        entries.update(self._attached(path))
         return entries
 
     def _hw_attrs(self, path: str, kind: str, obj: object) -> dict[str, Node]:
