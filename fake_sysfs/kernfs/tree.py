@@ -530,25 +530,29 @@ class Tree:
     def memdev_node(self, mem: Memdev) -> Dir:
         return Dir(partial(self._memdev_dir, mem), lookup=partial(self._memdev_entry, mem))
 
+    @staticmethod
+    def _memdev_common(mem: Memdev) -> dict[str, Node]:
+        """Links and partition directories of ``memN`` (the cheap, often-read entries)."""
+        entries: dict[str, Node] = {
+            "subsystem": Link("bus/cxl"),
+            "ram": Dir(partial(partition_attrs, mem, "ram")),
+            "pmem": Dir(partial(partition_attrs, mem, "pmem")),
+        }
+        if mem.bound:
+            entries["driver"] = Link("bus/cxl/drivers/cxl_mem")
+        return entries
+
     def _memdev_entry(self, mem: Memdev, name: str) -> Node | None:
         node = table_lookup(MEMDEV_ATTRS, mem, name)
         if node is not None:
             return node
-        if name in ("ram", "pmem"):
-            return Dir(partial(partition_attrs, mem, name))
-        if name == "subsystem":
-            return Link("bus/cxl")
-        if name == "driver":
-            return Link("bus/cxl/drivers/cxl_mem") if mem.bound else MISSING
+        if name in ("subsystem", "ram", "pmem", "driver"):
+            return self._memdev_common(mem).get(name, MISSING)
         return None
 
     def _memdev_dir(self, mem: Memdev) -> dict[str, Node]:
         entries = table_entries(MEMDEV_ATTRS, mem)
-        entries["subsystem"] = Link("bus/cxl")
-        if mem.bound:
-            entries["driver"] = Link("bus/cxl/drivers/cxl_mem")
-        entries["ram"] = Dir(partial(partition_attrs, mem, "ram"))
-        entries["pmem"] = Dir(partial(partition_attrs, mem, "pmem"))
+        entries.update(self._memdev_common(mem))
         entries["security"] = Dir(security_attrs)
         entries["firmware"] = static_dir(
             {
