@@ -179,14 +179,11 @@ def load_platform_source(platform: str | None, qemu: str | None) -> tuple[Platfo
     from fake_sysfs.platform.presets import DEFAULT_PRESET, load_preset, preset_names
 
     name = platform or DEFAULT_PRESET
-    if name in preset_names() or name.startswith("scale") or not Path(name).exists():
-        if (
-            name not in preset_names()
-            and not name.startswith("scale")
-            and ("/" in name or name.endswith(".toml"))
-        ):
-            raise PlatformError(f"platform file {name!r} does not exist")
-        return load_preset(name), Origin("preset", name)
-    from fake_sysfs.platform.toml_file import load_platform_file
+    is_preset = name in preset_names() or name.startswith("scale")
+    if not is_preset and Path(name).exists():
+        from fake_sysfs.platform.toml_file import load_platform_file
 
-    return load_platform_file(Path(name)), Origin("file", str(Path(name).resolve()))
+        return load_platform_file(Path(name)), Origin("file", str(Path(name).resolve()))
+    if not is_preset and ("/" in name or name.endswith(".toml")):
+        raise PlatformError(f"platform file {name!r} does not exist")
+    return load_preset(name), Origin("preset", name)
