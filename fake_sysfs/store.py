@@ -22,19 +22,21 @@ from fake_sysfs.errors import PlatformError, StateError
 from fake_sysfs.kernel.boot import boot
 from fake_sysfs.kernel.state import STATE_FORMAT, Kernel
 from fake_sysfs.platform.model import Platform
+from fake_sysfs.statedir import (
+    CACHE_FILE,
+    LOCK_FILE,
+    STATE_FILE,
+    StateIdentity,
+    identity,
+)
+from fake_sysfs.statedir import default_state_dir as _default_state_dir
 
-STATE_FILE = "state.json"
-LOCK_FILE = "lock"
+__all__ = ["LOCK_FILE", "STATE_FILE", "Origin", "StateStore", "default_state_dir"]
 
 
 def default_state_dir() -> Path:
     """``$FAKE_SYSFS_STATE``, else ``$XDG_STATE_HOME/fake-sysfs`` (``~/.local/state/...``)."""
-    explicit = os.environ.get("FAKE_SYSFS_STATE")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
-    return base / "fake-sysfs"
+    return Path(_default_state_dir())
 
 
 @dataclass
@@ -49,6 +51,8 @@ class StateStore:
     def __init__(self, directory: Path | None = None) -> None:
         self.dir = directory if directory is not None else default_state_dir()
         self.file = self.dir / STATE_FILE
+        #: Identity of the state file last read or written (statedir.identity).
+        self.loaded_identity: StateIdentity | None = None
 
     def exists(self) -> bool:
         return self.file.exists()
@@ -69,6 +73,7 @@ class StateStore:
     def _read(self) -> tuple[Kernel, Origin]:
         try:
             with open(self.file, "rb") as f:
+                st = os.fstat(f.fileno())
                 data: dict[str, Any] = json.load(f)
         except FileNotFoundError:
             raise
@@ -90,6 +95,7 @@ class StateStore:
             raise StateError(
                 f"state file {self.file} is damaged ({e}); run 'fake-sysfs init --force'"
             ) from None
+        self.loaded_identity = identity(st)
         return kernel, origin
 
     def _write(self, kernel: Kernel, origin: Origin) -> None:
@@ -112,6 +118,11 @@ class StateStore:
             finally:
                 os.close(fd)
             os.replace(tmp, self.file)
+            # Under the lock no other commit can come in between.
+            self.loaded_identity = identity(os.stat(self.file))
+            # Answers recorded for the previous state are stale now (readcache.py).
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.dir / CACHE_FILE)
             dfd = os.open(self.dir, os.O_RDONLY)
             try:
                 os.fsync(dfd)

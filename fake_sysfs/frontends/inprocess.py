@@ -1,56 +1,229 @@
 """The embedded frontend: the emulated /sys and /dev inside the calling process.
 
-Reads use a snapshot of the state taken on first use; each write is one store applied in a
-state transaction, after which the snapshot is the post-write state.
+Reads are answered from the persistent read cache when it holds the answer for the committed
+state (frontends/readcache.py), and otherwise from a live kernfs view of the state, loaded on
+the first such read; the answers are recorded, and ``close`` saves them for later processes.
+Each write is one store applied in a state transaction, after which reads see the post-write
+state. A store that only validates (``pure``, like ``bus/cxl/flush``) changes nothing, so its
+outcome is recorded like a read.
+
+Errors are KernfsError with the errno a real sysfs gives, carrying the path as asked.
+The kernel and the kernfs tree are imported only when an answer must be computed.
 """
 
 from __future__ import annotations
 
+import os
 import stat as stat_mod
 
-from fake_sysfs.errors import errno, kerr
-from fake_sysfs.kernfs.view import Stat, View
-from fake_sysfs.store import StateStore
+from fake_sysfs.errors import KernfsError, errno, kerr
+from fake_sysfs.frontends.readcache import MISS, ReadCache
+from fake_sysfs.statedir import default_state_dir
+
+TYPE_CHECKING = False  # typing itself is not imported: see readcache.py
+if TYPE_CHECKING:
+    from fake_sysfs.kernfs.view import Stat, View
+    from fake_sysfs.store import StateStore
+
+#: Mode of the /dev/cxl nodes the emulated kernel registers (devtmpfs default).
+_DEV_MODE = stat_mod.S_IFCHR | 0o600
+
+
+def _split(path: str) -> tuple[str, str]:
+    head, _, name = path.rpartition("/")
+    return head, name
 
 
 class InProcess:
     def __init__(self, store: StateStore | None = None) -> None:
-        self.store = store if store is not None else StateStore()
+        self._store = store
+        self.dir = str(store.dir) if store is not None else default_state_dir()
+        self.cache = ReadCache(self.dir)
         self._view: View | None = None
-        self._devs: dict[str, tuple[int, int]] | None = None
+        #: /dev nodes of the live view: path -> (mode, major, minor).
+        self._devs: dict[str, tuple[int, int, int]] | None = None
+
+    @property
+    def store(self) -> StateStore:
+        if self._store is None:
+            from pathlib import Path
+
+            from fake_sysfs.store import StateStore
+
+            self._store = StateStore(Path(self.dir))
+        return self._store
 
     @property
     def view(self) -> View:
+        """A live view of the committed state (loaded once; a write replaces it)."""
         if self._view is None:
+            from fake_sysfs.kernfs.view import View
+
             kernel, _ = self.store.load()
             self._view = View(kernel)
+            self.cache.adopt(self.store.loaded_identity)
         return self._view
 
-    def write(self, path: str, data: bytes) -> int:
-        if self.view.check_writable(path).pure:
-            # Validates and waits, changes nothing: no transaction needed.
-            return self.view.write(path, data)
-        with self.store.transaction() as kernel:
-            view = View(kernel)
-            count = view.write(path, data)
-        self._view = View(kernel)
-        self._devs = None
-        return count
+    def close(self) -> None:
+        """Save what this process learned for the next ones."""
+        self.cache.save()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def read(self, path: str) -> bytes:
+        """The bytes one read() of an attribute returns."""
+        head, name = _split(path)
+        answer = self.cache.get(head, "r" + name)
+        if answer is MISS:
+            answer = self._live_read(path)
+            self.cache.put(head, "r" + name, answer)
+        if answer.__class__ is int:
+            raise kerr(answer, path)
+        return answer  # type: ignore[no-any-return]
+
+    def _live_read(self, path: str) -> bytes | int:
+        try:
+            return self.view.read(path)
+        except KernfsError as e:
+            return e.errno or errno.EIO
+
+    def read_many(self, directory: str, names: list[str]) -> list[bytes | OSError]:
+        """``read`` of each ``directory/name`` (a name may be ``sub/attr``): the bytes or
+        the error, in order."""
+        # The common case, a listing reading a device's attributes again, is one group
+        # lookup and then one dict lookup per name.
+        answers = self.cache.group(directory) or {}
+        results: list[bytes | OSError] = []
+        for name in names:
+            answer = answers.get("r" + name, MISS) if "/" not in name else MISS
+            if answer is MISS:
+                try:
+                    answer = self.read(f"{directory}/{name}")
+                except KernfsError as e:
+                    answer = e
+            elif answer.__class__ is int:
+                answer = kerr(answer, f"{directory}/{name}")
+            results.append(answer)
+        return results
+
+    def listdir(self, path: str) -> list[str]:
+        """Entries in kernfs readdir order."""
+        return self._listing(path, "l", None)
+
+    def scan(self, path: str, prefix: str) -> list[str]:
+        """``listdir`` restricted to the names that start with ``prefix``."""
+        return self._listing(path, "s" + prefix, prefix)
+
+    def _listing(self, path: str, key: str, prefix: str | None) -> list[str]:
+        answer = self.cache.get(path, key)
+        if answer is MISS:
+            try:
+                view = self.view
+                names = view.listdir(path) if prefix is None else view.scan(path, prefix)
+                answer = tuple(names)
+            except KernfsError as e:
+                answer = e.errno or errno.EIO
+            self.cache.put(path, key, answer)
+        if answer.__class__ is int:
+            raise kerr(answer, path)
+        return list(answer)
+
+    def realpath(self, path: str) -> str:
+        """``path`` with every symlink resolved."""
+        head, name = _split(path)
+        answer = self.cache.get(head, "p" + name)
+        if answer is MISS:
+            try:
+                answer = self.view.realpath(path)
+            except KernfsError as e:
+                answer = e.errno or errno.EIO
+            self.cache.put(head, "p" + name, answer)
+        if answer.__class__ is int:
+            raise kerr(answer, path)
+        return answer  # type: ignore[no-any-return]
+
+    def is_link(self, path: str) -> bool:
+        """lstat() says symlink (False when the path does not exist)."""
+        head, name = _split(path)
+        answer = self.cache.get(head, "L" + name)
+        if answer is MISS:
+            try:
+                answer = stat_mod.S_ISLNK(self.view.lstat(path).mode)
+            except KernfsError:
+                answer = False
+            self.cache.put(head, "L" + name, answer)
+        return answer  # type: ignore[no-any-return]
+
+    def exists(self, path: str) -> bool:
+        """stat() succeeds."""
+        head, name = _split(path)
+        answer = self.cache.get(head, "e" + name)
+        if answer is MISS:
+            try:
+                self.view.stat(path)
+                answer = True
+            except KernfsError:
+                answer = False
+            self.cache.put(head, "e" + name, answer)
+        return answer  # type: ignore[no-any-return]
+
+    # -- /dev ------------------------------------------------------------------------------
+
+    def dev_node(self, path: str) -> tuple[int, int, int]:
+        """(mode, major, minor) of a node below /dev: the char devices the kernel registered."""
+        head, name = _split(path)
+        answer = self.cache.get(head, "D" + name)
+        if answer is MISS:
+            if self._devs is None:
+                self._devs = {
+                    f"/dev/{node}": (_DEV_MODE, major, minor)
+                    for node, major, minor, _ in self.view.dev_nodes()
+                }
+            answer = self._devs.get(path, errno.ENOENT)
+            self.cache.put(head, "D" + name, answer)
+        if answer.__class__ is int:
+            raise kerr(answer, path)
+        return answer  # type: ignore[no-any-return]
 
     def stat_dev(self, path: str) -> Stat:
-        """stat() of a node below /dev: the char devices the kernel registered."""
-        if self._devs is None:
-            self._devs = {
-                f"/dev/{name}": (major, minor) for name, major, minor, _ in self.view.dev_nodes()
-            }
-        node = self._devs.get(path)
-        if node is None:
-            raise kerr(errno.ENOENT, path)
-        return Stat(stat_mod.S_IFCHR | 0o600, 0, rdev=node)
+        """stat() of a node below /dev."""
+        from fake_sysfs.kernfs.view import Stat
+
+        mode, major, minor = self.dev_node(path)
+        return Stat(mode, 0, rdev=(major, minor))
 
     def open_dev(self, path: str) -> None:
         """open() of a /dev node. No character device is backed by a driver in the
         emulation yet (the mailbox comes later), so opening one fails like a node whose
         major has no driver."""
-        self.stat_dev(path)
+        self.dev_node(path)
         raise kerr(errno.ENXIO, path)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def write(self, path: str, data: bytes) -> int:
+        """One store; returns the byte count. A store that changes the kernel is a state
+        transaction; a pure one is answered like a read (it depends on the data only)."""
+        head, name = _split(path)
+        key = b"w" + os.fsencode(name) + b"\0" + data
+        answer = self.cache.get(head, key)
+        if answer is not MISS:
+            if answer < 0:
+                raise kerr(-answer, path)
+            return answer  # type: ignore[no-any-return]
+        if self.view.check_writable(path).pure:
+            try:
+                count = self.view.write(path, data)
+            except KernfsError as e:
+                self.cache.put(head, key, -(e.errno or errno.EIO))
+                raise
+            self.cache.put(head, key, count)
+            return count
+        from fake_sysfs.kernfs.view import View
+
+        with self.store.transaction() as kernel:
+            count = View(kernel).write(path, data)
+        self._view = View(kernel)
+        self._devs = None
+        self.cache.adopt(self.store.loaded_identity)
+        return count

@@ -159,11 +159,14 @@ def run(argv: list[str]) -> int:
     real = sys.stdout
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape")
     sys.stdout = out
+    sysfs = open_sysfs()
     try:
-        rc = handler(rest, open_sysfs()) & 0xFF
+        rc = handler(rest, sysfs) & 0xFF
     finally:
         sys.stdout = real
         flushed = _flush_output(out, real, report=True)
+    # After the output: what the sysfs keeps for later runs is not worth a user's wait.
+    sysfs.close()
     return rc or flushed
 
 

@@ -7,16 +7,28 @@ Failures raise OSError with the errno the operation would give on a real sysfs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
 class DevStat:
-    """stat() of a /dev node."""
+    """stat() of a /dev node. (A plain class: dataclasses would cost every run its import.)"""
 
-    is_char: bool
-    major: int
-    minor: int
+    __slots__ = ("is_char", "major", "minor")
+
+    def __init__(self, is_char: bool, major: int, minor: int) -> None:
+        self.is_char = is_char
+        self.major = major
+        self.minor = minor
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DevStat):
+            return NotImplemented
+        return (self.is_char, self.major, self.minor) == (other.is_char, other.major, other.minor)
+
+    def __hash__(self) -> int:
+        return hash((self.is_char, self.major, self.minor))
+
+    def __repr__(self) -> str:
+        return f"DevStat(is_char={self.is_char}, major={self.major}, minor={self.minor})"
 
 
 class Sysfs(ABC):
@@ -70,6 +82,9 @@ class Sysfs(ABC):
     @abstractmethod
     def open_dev(self, path: str) -> int:
         """open(O_RDWR) of a /dev node, returning a file descriptor."""
+
+    def close(self) -> None:  # noqa: B027 - optional: most backends have nothing to keep
+        """The command is done with this sysfs (a backend may keep what it learned)."""
 
 
 class SysfsUnavailable(Exception):

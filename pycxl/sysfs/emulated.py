@@ -1,5 +1,9 @@
 """Sysfs served in-process by fake_sysfs: the emulated platform in the user's state
-directory (or ``$FAKE_SYSFS_STATE``). This is pycxl's one link to the emulation."""
+directory (or ``$FAKE_SYSFS_STATE``). This is pycxl's one link to the emulation.
+
+The frontend answers repeated reads from its persistent read cache and loads the kernel
+only for what it has not seen; ``close`` lets it keep what this process learned.
+"""
 
 from __future__ import annotations
 
@@ -9,69 +13,80 @@ import stat
 
 from fake_sysfs.errors import FakeSysfsError
 from fake_sysfs.frontends.inprocess import InProcess
-from fake_sysfs.kernfs.view import View
 from pycxl.sysfs.base import DevStat, Sysfs, SysfsUnavailable
 
 
 class EmulatedSysfs(Sysfs):
     def __init__(self) -> None:
         self.frontend = InProcess()
-        self._view: View | None = None
 
-    @property
-    def view(self) -> View:
-        if self._view is None:
-            try:
-                self._view = self.frontend.view
-            except FakeSysfsError as e:
-                raise SysfsUnavailable(str(e)) from None
-        return self._view
+    # An unusable state (damaged state file, unwritable state directory) can surface on any
+    # operation that needs the kernel; it is reported as one line, SysfsUnavailable.
 
     def read(self, path: str) -> bytes:
-        return self.view.read(path)
+        try:
+            return self.frontend.read(path)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
 
     def read_many(self, directory: str, names: list[str]) -> list[bytes | OSError]:
-        return self.view.read_many(directory, names)
+        try:
+            return self.frontend.read_many(directory, names)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
 
     def listdir(self, path: str) -> list[str]:
-        return self.view.listdir(path)
+        try:
+            return self.frontend.listdir(path)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
 
     def scan(self, path: str, prefix: str) -> list[str]:
-        return self.view.scan(path, prefix)
+        try:
+            return self.frontend.scan(path, prefix)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
 
     def realpath(self, path: str) -> str:
-        if path.startswith("/dev/"):
-            self.stat_dev(path)
-            return path
-        return self.view.realpath(path)
+        try:
+            if path.startswith("/dev/"):
+                self.frontend.dev_node(path)
+                return path
+            return self.frontend.realpath(path)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
 
     def is_link(self, path: str) -> bool:
         try:
-            return stat.S_ISLNK(self.view.lstat(path).mode)
-        except OSError:
-            return False
+            return self.frontend.is_link(path)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
 
     def exists(self, path: str) -> bool:
         try:
-            self.view.stat(path)
-        except OSError:
-            return False
-        return True
+            return self.frontend.exists(path)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
 
     def write(self, path: str, data: bytes) -> None:
-        self.view  # noqa: B018 - surfaces an unusable state as SysfsUnavailable first
         try:
             self.frontend.write(path, data)
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
-        finally:
-            self._view = None  # a store may have changed the tree
 
     def stat_dev(self, path: str) -> DevStat:
-        self.view  # noqa: B018
-        st = self.frontend.stat_dev(path)
-        return DevStat(stat.S_ISCHR(st.mode), st.rdev[0], st.rdev[1])
+        try:
+            mode, major, minor = self.frontend.dev_node(path)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
+        return DevStat(stat.S_ISCHR(mode), major, minor)
 
     def open_dev(self, path: str) -> int:
-        self.frontend.open_dev(path)
+        try:
+            self.frontend.open_dev(path)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
         raise OSError(errno.ENXIO, os.strerror(errno.ENXIO), path)
+
+    def close(self) -> None:
+        self.frontend.close()

@@ -9,7 +9,6 @@ emulated platform. The host's real /sys is never touched unless asked for this w
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pycxl.sysfs.base import Sysfs
 
@@ -17,6 +16,8 @@ from pycxl.sysfs.base import Sysfs
 def open_sysfs() -> Sysfs:
     root = os.environ.get("PYCXL_SYSFS_ROOT")
     if root:
+        from pathlib import Path
+
         from pycxl.sysfs.files import FileSysfs
 
         dev = os.environ.get("PYCXL_DEV_ROOT") or str(Path(root).resolve().parent / "dev")
