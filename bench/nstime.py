@@ -31,6 +31,7 @@ import os
 import stat
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -72,10 +73,18 @@ def peak_rss_kib(argv: list[str], env: dict[str, str], scratch: str) -> int:
 
 
 def measure(
-    argv: list[str], env: dict[str, str], runs: int, rss_runs: int, output: str
+    argv: list[str],
+    env: dict[str, str],
+    runs: int,
+    rss_runs: int,
+    output: str,
+    prepare: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """One untimed warm-up run with stdout kept in ``output``, ``runs`` timed runs, and
-    ``rss_runs`` runs under GNU time for peak RSS."""
+    ``rss_runs`` runs under GNU time for peak RSS. ``prepare``, if given, runs (untimed)
+    before every one of them."""
+    prepare = prepare or (lambda: None)
+    prepare()
     _, _, warmup_rc = spawn(argv, env, output)
     with open(output, "rb") as f:
         out = f.read()
@@ -84,6 +93,7 @@ def measure(
     rcs: list[int] = []
     raw_rss: list[int] = []
     for _ in range(runs):
+        prepare()
         wall, usage, code = spawn(argv, env, "/dev/null")
         walls.append(wall)
         cpu.append(usage.ru_utime + usage.ru_stime)
@@ -91,7 +101,10 @@ def measure(
         raw_rss.append(usage.ru_maxrss)
     if gnu_time_available():
         scratch = os.path.dirname(os.path.abspath(output))
-        rss = [peak_rss_kib(argv, env, scratch) for _ in range(rss_runs)]
+        rss = []
+        for _ in range(rss_runs):
+            prepare()
+            rss.append(peak_rss_kib(argv, env, scratch))
         method = "gnu-time"
     else:
         rss, method = raw_rss, "wait4-upper-bound"
