@@ -9,13 +9,15 @@ skip one object), since they decide what a given command line prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
 from pycxl.cxl import json as cj
 from pycxl.util.cparse import scan_int, scan_int_pair, strtoull
 
+# typing (and dataclasses) would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from pycxl.cxl.lib.ctx import Ctx
     from pycxl.cxl.lib.decoder import Decoder, Target
     from pycxl.cxl.lib.memdev import Memdev
@@ -32,14 +34,17 @@ def tokens(ident: str) -> list[str]:
     return [t for t in ident.split(sep) if t]
 
 
-@dataclass(frozen=True)
 class MemdevFilter:
-    ident: str | None = None
-    serials: str | None = None
+    """The memdev filters of a command line: ``-m`` names and ``-s`` serials (None: not
+    given)."""
 
-    @property
-    def active(self) -> bool:
-        return self.ident is not None or self.serials is not None
+    __slots__ = ("active", "ident", "serials")
+
+    def __init__(self, ident: str | None = None, serials: str | None = None) -> None:
+        self.ident = ident
+        self.serials = serials
+        #: Some memdev filter is given; without one, every memdev check passes at once.
+        self.active = ident is not None or serials is not None
 
 
 def _memdev_ident(memdev: Memdev, ident: str) -> bool:
@@ -282,24 +287,46 @@ def decoder_by_region(decoder: Decoder, ident: str | None) -> bool:
 # -- the walk -------------------------------------------------------------------------------
 
 
-@dataclass
 class ListParams:
-    memdev: str | None = None
-    serial: str | None = None
-    bus: str | None = None
-    port: str | None = None
-    endpoint: str | None = None
-    decoder: str | None = None
-    region: str | None = None
-    single: bool = False
-    memdevs: bool = False
-    buses: bool = False
-    ports: bool = False
-    endpoints: bool = False
-    decoders: bool = False
-    regions: bool = False
-    idle: bool = False
-    flags: cj.Flags = field(default_factory=cj.Flags)
+    """What ``cxl list`` shows: filter strings (None: no filter), the object kinds listed,
+    ``single`` and ``idle``, and the JSON flags."""
+
+    def __init__(
+        self,
+        *,
+        memdev: str | None = None,
+        serial: str | None = None,
+        bus: str | None = None,
+        port: str | None = None,
+        endpoint: str | None = None,
+        decoder: str | None = None,
+        region: str | None = None,
+        single: bool = False,
+        memdevs: bool = False,
+        buses: bool = False,
+        ports: bool = False,
+        endpoints: bool = False,
+        decoders: bool = False,
+        regions: bool = False,
+        idle: bool = False,
+        flags: cj.Flags | None = None,
+    ) -> None:
+        self.memdev = memdev
+        self.serial = serial
+        self.bus = bus
+        self.port = port
+        self.endpoint = endpoint
+        self.decoder = decoder
+        self.region = region
+        self.single = single
+        self.memdevs = memdevs
+        self.buses = buses
+        self.ports = ports
+        self.endpoints = endpoints
+        self.decoders = decoders
+        self.regions = regions
+        self.idle = idle
+        self.flags = flags if flags is not None else cj.Flags()
 
     @property
     def mode(self) -> str:
@@ -310,7 +337,8 @@ class ListParams:
         return MemdevFilter(self.memdev, self.serial)
 
 
-Arr = list[Any]
+if TYPE_CHECKING:
+    Arr = list[Any]
 
 #: Top-level containers, in output order.
 CONTAINERS = (
@@ -336,10 +364,11 @@ def _attach(obj: dict[str, Any] | None, kind: str, name: str, arr: Arr | None) -
 
 
 class Walk:
-    def __init__(self, ctx: Ctx, p: ListParams, dbg: Any) -> None:
+    def __init__(self, ctx: Ctx, p: ListParams, dbg: Callable[[str, str], None]) -> None:
         self.ctx = ctx
         self.p = p
         self.mf = p.memdev_filter
+        self.mode = p.mode
         self.flags = p.flags
         self.dbg = dbg
         self.top: dict[str, Arr] = {name: [] for name in CONTAINERS}
@@ -372,7 +401,7 @@ class Walk:
         cregions: Arr | None = None
         if not bus_by_memdev(bus, self.mf):
             return
-        if bus_matches(bus, p.bus) and port_matches(bus, p.port, p.mode) and p.buses:
+        if bus_matches(bus, p.bus) and port_matches(bus, p.port, self.mode) and p.buses:
             jbus = cj.bus_json(bus, self.flags)
             cj.dports_append(jbus, bus, self.mf, self.flags)
             top["buses"].append(jbus)
@@ -419,7 +448,7 @@ class Walk:
             cdecs: Arr | None = None
             if not port_by_memdev(port, self.mf):
                 continue
-            if port_matches(port, p.port, p.mode) and port_by_bus(port, p.bus):
+            if port_matches(port, p.port, self.mode) and port_by_bus(port, p.bus):
                 if not p.idle and not port.is_enabled():
                     continue
                 if p.ports:
@@ -455,7 +484,7 @@ class Walk:
                 continue
             if not port_by_bus(ep, p.bus):
                 continue
-            if not endpoint_by_port(ep, p.port, p.mode):
+            if not endpoint_by_port(ep, p.port, self.mode):
                 continue
             if not endpoint_by_memdev(ep, self.mf):
                 continue
@@ -495,7 +524,7 @@ class Walk:
                 p.decoders
                 and decoder_matches(decoder, p.decoder)
                 and port_by_bus(port, p.bus)
-                and port_matches(port, p.port, p.mode)
+                and port_matches(port, p.port, self.mode)
                 and decoder_by_memdev(decoder, self.mf)
                 and decoder_by_region(decoder, p.region)
             ):

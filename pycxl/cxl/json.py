@@ -6,35 +6,54 @@ whether numbers are rendered for humans (-u).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import sys
 
 from pycxl.cxl.lib.decoder import UINT_MAX
+from pycxl.cxl.lib.mailbox import submit
 from pycxl.cxl.lib.memdev import QOS_CLASS_NONE
 from pycxl.cxl.lib.port import alias
 from pycxl.util.cparse import ULLONG_MAX
 from pycxl.util.human import hex_value, size_value
 
+# typing (and dataclasses) would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from pycxl.cxl.filter import MemdevFilter
     from pycxl.cxl.lib.decoder import Decoder
     from pycxl.cxl.lib.memdev import Memdev
     from pycxl.cxl.lib.port import Bus, Port
     from pycxl.cxl.lib.region import Region
 
-JsonObj = dict[str, Any]
+    JsonObj = dict[str, Any]
 
 
-@dataclass
 class Flags:
-    human: bool = False
-    targets: bool = False
-    health: bool = False
-    partition: bool = False
-    alert_config: bool = False
-    firmware: bool = False
-    dax: bool = False
-    media_errors: bool = False
-    idle: bool = False
+    """Which optional parts the JSON objects get, and ``human`` number formats (-u)."""
+
+    def __init__(
+        self,
+        *,
+        human: bool = False,
+        targets: bool = False,
+        health: bool = False,
+        partition: bool = False,
+        alert_config: bool = False,
+        firmware: bool = False,
+        dax: bool = False,
+        media_errors: bool = False,
+        idle: bool = False,
+    ) -> None:
+        self.human = human
+        self.targets = targets
+        self.health = health
+        self.partition = partition
+        self.alert_config = alert_config
+        self.firmware = firmware
+        self.dax = dax
+        self.media_errors = media_errors
+        self.idle = idle
 
 
 def memdev_json(memdev: Memdev, flags: Flags) -> JsonObj:
@@ -77,16 +96,12 @@ def memdev_mailbox(memdev: Memdev, what: str) -> None:
     when the node cannot carry it, fails with upstream's three log lines; the key is then
     absent. The device answers are not modeled yet, so the key is always absent.
     """
-    from pycxl.cxl.lib.mailbox import submit
-
     submit(memdev, what)
 
 
 def media_errors() -> None:
     """``-L`` (memdevs and regions) reads poison records from the kernel's trace buffer.
     tracefs is not emulated; upstream then says so on stderr and leaves the key out."""
-    import sys
-
     sys.stderr.write("tracefs_instance_create() failed\n")
 
 
@@ -111,18 +126,18 @@ def port_json(port: Port, flags: Flags) -> JsonObj:
     return obj
 
 
-def dports_append(obj: JsonObj, port: Port, memdev_filter: Any, flags: Flags) -> None:
+def dports_append(obj: JsonObj, port: Port, memdev_filter: MemdevFilter, flags: Flags) -> None:
     """``nr_dports`` and ``dports`` (with -T), the dports filtered by memdev."""
-    from pycxl.cxl.filter import dport_matches_memdev
-
     dports = port.dports()
     if not dports or not flags.targets:
         return
     obj["nr_dports"] = len(dports)
+    if memdev_filter.active:
+        from pycxl.cxl.filter import dport_matches_memdev  # (filter imports this module)
+
+        dports = [d for d in dports if dport_matches_memdev(d, memdev_filter)]
     listed = []
     for dport in dports:
-        if not dport_matches_memdev(dport, memdev_filter):
-            continue
         entry: JsonObj = {"dport": dport.devname}
         name = alias(dport.phys_path, dport.fw_path)
         if name is not None:
@@ -177,15 +192,19 @@ def decoder_json(decoder: Decoder, flags: Flags) -> JsonObj:
     return obj
 
 
-def targets_append(obj: JsonObj, decoder: Decoder, memdev_filter: Any, flags: Flags) -> None:
-    from pycxl.cxl.filter import target_matches_memdev
-
+def targets_append(
+    obj: JsonObj, decoder: Decoder, memdev_filter: MemdevFilter, flags: Flags
+) -> None:
+    """``targets`` (with -T), the decoder's targets filtered by memdev."""
     if not flags.targets or not decoder.nr_targets:
         return
+    targets = decoder.targets
+    if memdev_filter.active:
+        from pycxl.cxl.filter import target_matches_memdev  # (filter imports this module)
+
+        targets = [t for t in targets if target_matches_memdev(t, memdev_filter)]
     listed = []
-    for target in decoder.targets:
-        if not target_matches_memdev(target, memdev_filter):
-            continue
+    for target in targets:
         entry: JsonObj = {"target": target.devname}
         name = alias(target.phys_path, target.fw_path)
         if name is not None:

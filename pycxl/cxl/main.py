@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import os
 import signal
 import stat
 import sys
-from collections.abc import Callable
-from typing import TextIO
 
 from pycxl import UPSTREAM_VERSION
-from pycxl.sysfs.base import Sysfs, SysfsUnavailable
+from pycxl.sysfs.base import SysfsUnavailable
 
-Command = Callable[[list[str], Sysfs], int]
+# typing would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
+
+    from pycxl.sysfs.base import Sysfs
+
+    Command = Callable[[list[str], Sysfs], int]
 
 TOP_USAGE = " usage: cxl [--version] [--help] COMMAND [ARGS]"
 _MORE_HELP = (
@@ -76,6 +81,8 @@ def show_man_page(cmd: str) -> int:
     viewer = os.environ.get("CXL_MAN_VIEWER", "man")
     if viewer == "man":
         flush_stdout_now()
+        import contextlib  # here, not at the top: only help needs it, every run would pay
+
         with contextlib.suppress(OSError):
             os.execvpe("man", ["man", page], env)
     sys.stderr.write("no man viewer handled the request")

@@ -10,6 +10,7 @@ from __future__ import annotations
 ULLONG_MAX = (1 << 64) - 1
 LONG_MAX = (1 << 63) - 1
 LONG_MIN = -(1 << 63)
+INT_MAX = (1 << 31) - 1
 _WS = " \t\n\v\f\r"
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -71,6 +72,17 @@ def strtoull(s: str, base: int = 0) -> tuple[int, int]:
 
 
 def strtoll(s: str, base: int = 0) -> tuple[int, int]:
+    # Fast path for what sysfs and device names hold: plain decimal, maybe negative (``-1``).
+    if base == 10 or base == 0:
+        digits = s[1:] if s[:1] == "-" else s
+        if (
+            digits.isdigit()
+            and digits.isascii()
+            and (base == 10 or digits[0] != "0" or len(digits) == 1)  # base 0: 0NN is octal
+        ):
+            value = int(s)
+            if LONG_MIN <= value <= LONG_MAX:
+                return value, len(s)
     value, neg, end, _ = _scan(s, base)
     value = -value if neg else value
     return max(LONG_MIN, min(LONG_MAX, value)), end
@@ -95,7 +107,13 @@ def scan_int(s: str, prefix: str = "") -> int | None:
     """``sscanf(s, "<prefix>%d", &v) == 1``: the literal prefix, then a decimal int."""
     if not s.startswith(prefix):
         return None
-    value, end = strtoll(s[len(prefix) :], 10)
+    rest = s[len(prefix) :]
+    # Fast path for device names (``mem12``): only digits, small enough for an int.
+    if rest.isdigit() and rest.isascii():
+        value = int(rest)
+        if value <= INT_MAX:
+            return value
+    value, end = strtoll(rest, 10)
     if end == 0:
         return None
     return to_int(value)

@@ -26,22 +26,27 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal, get_args
+
+# typing and dataclasses would cost every run their import: type-only names stay here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Literal
+
+    OptKind = Literal["bool", "counter", "string", "filename", "integer", "uinteger", "long", "u64"]
 
 __all__ = [
     "EXIT_LIST",
     "EXIT_USAGE",
+    "OPT_KINDS",
     "Opt",
-    "OptKind",
     "UsageExit",
     "parse_options",
     "usage_text",
 ]
 
-OptKind = Literal["bool", "counter", "string", "filename", "integer", "uinteger", "long", "u64"]
-"""Option types.
+OPT_KINDS = ("bool", "counter", "string", "filename", "integer", "uinteger", "long", "u64")
+"""Option types (``OptKind``, their static type, lists the same names).
 
 * ``bool``: a flag; ``True`` when given, ``False`` after ``--no-<name>``.
 * ``counter``: a flag counting its occurrences (``-vvv`` gives 3); ``--no-<name>`` resets to 0.
@@ -74,7 +79,6 @@ _UINT64_MAX = (1 << 64) - 1
 _C_SPACE = b" \t\n\v\f\r"
 
 
-@dataclass(frozen=True)
 class Opt:
     """One entry of an option table (the order of the table matters, as upstream).
 
@@ -88,32 +92,62 @@ class Opt:
 
     ``noneg`` (upstream ``PARSE_OPT_NONEG``) rejects ``--no-<name>``; ``hidden``
     (``PARSE_OPT_HIDDEN``) leaves the option out of the usage block except with ``--help-all``.
+
+    Options are values: equal when their fields are (and never changed once made).
     """
 
-    short: str | None
-    long: str | None
-    kind: OptKind
-    help: str
-    argh: str | None = None
-    dest: str = ""
-    default: object = None
-    noneg: bool = False
-    hidden: bool = False
+    __slots__ = ("argh", "default", "dest", "help", "hidden", "kind", "long", "noneg", "short")
+    #: The fields in constructor order, for comparison and repr.
+    _FIELDS = ("short", "long", "kind", "help", "argh", "dest", "default", "noneg", "hidden")
 
-    def __post_init__(self) -> None:
-        if self.kind not in get_args(OptKind):
-            raise ValueError(f"unknown option kind {self.kind!r}")
-        if self.short is not None and (len(self.short) != 1 or not self.short.isascii()):
-            raise ValueError(f"short option must be one ASCII character, got {self.short!r}")
-        if self.short == "\0":
+    def __init__(
+        self,
+        short: str | None,
+        long: str | None,
+        kind: OptKind,
+        help: str,
+        argh: str | None = None,
+        dest: str = "",
+        default: object = None,
+        noneg: bool = False,
+        hidden: bool = False,
+    ) -> None:
+        if kind not in OPT_KINDS:
+            raise ValueError(f"unknown option kind {kind!r}")
+        if short is not None and (len(short) != 1 or not short.isascii()):
+            raise ValueError(f"short option must be one ASCII character, got {short!r}")
+        if short == "\0":
             raise ValueError("short option cannot be NUL")
-        if self.long is not None and (not self.long or "=" in self.long):
-            raise ValueError(f"invalid long option name {self.long!r}")
-        if self.short is None and self.long is None:
+        if long is not None and (not long or "=" in long):
+            raise ValueError(f"invalid long option name {long!r}")
+        if short is None and long is None:
             raise ValueError("an option needs a short or a long name")
-        if not self.dest:
-            name = self.long.replace("-", "_") if self.long is not None else self.short
-            object.__setattr__(self, "dest", name)
+        if not dest:
+            dest = long.replace("-", "_") if long is not None else str(short)
+        self.short = short
+        self.long = long
+        self.kind = kind
+        self.help = help
+        self.argh = argh
+        self.dest = dest
+        self.default = default
+        self.noneg = noneg
+        self.hidden = hidden
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in Opt._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Opt):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in Opt._FIELDS)
+        return f"Opt({fields})"
 
     def initial_value(self) -> object:
         """The value the option's ``dest`` starts with."""
@@ -294,10 +328,14 @@ class _OptionError(Exception):
         self.message = message
 
 
-@dataclass
 class _Candidate:
-    opt: Opt
-    unset: bool
+    """A long option a command-line word may designate, and whether it is the negation."""
+
+    __slots__ = ("opt", "unset")
+
+    def __init__(self, opt: Opt, unset: bool) -> None:
+        self.opt = opt
+        self.unset = unset
 
 
 class _Parser:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import sys
-from typing import Any
 
 from pycxl.cxl.filter import ListParams, Walk
 from pycxl.cxl.json import Flags
 from pycxl.cxl.lib.ctx import Ctx
-from pycxl.sysfs.base import Sysfs
 from pycxl.util import jsonc
 from pycxl.util.log import LOG_DEBUG, Log, error, warning
 from pycxl.util.parse_options import EXIT_USAGE, Opt, UsageExit, parse_options, usage_text
+
+# typing would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pycxl.sysfs.base import Sysfs
 
 USAGE = ["cxl list [<options>]"]
 
@@ -156,6 +162,15 @@ def cmd_list(argv: list[str], sysfs: Sysfs) -> int:
         log.priority = LOG_DEBUG
         ctx.log.priority = LOG_DEBUG
     log.dbg("cmd_list", "walk topology\n")
-    result = Walk(ctx, params, log.dbg).run()
-    display_json_array(result, params.flags.human)
+    # Nearly everything the walk allocates (objects, JSON) lives until the listing is
+    # printed, so the cyclic collector would only scan it over and over on a large
+    # topology: it waits until the listing is out.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        result = Walk(ctx, params, log.dbg).run()
+        display_json_array(result, params.flags.human)
+    finally:
+        if collecting:
+            gc.enable()
     return 0

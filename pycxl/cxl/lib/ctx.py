@@ -7,19 +7,22 @@ lifetime, the way libcxl does; the order of enumeration decides the order of log
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
 
-from pycxl.sysfs.base import Sysfs
 from pycxl.util.cparse import scan_int
 from pycxl.util.log import Log
-from pycxl.util.sysattr import ATTR_SIZE, attr_text
+from pycxl.util.sysattr import ATTR_SIZE, attr_texts
 
+# typing would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
     from pycxl.cxl.lib.memdev import Memdev
     from pycxl.cxl.lib.port import Bus
+    from pycxl.sysfs.base import Sysfs
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 CXL_DEVICES = "/sys/bus/cxl/devices"
 CXL_FLUSH = "/sys/bus/cxl/flush"
@@ -47,7 +50,18 @@ class Ctx:
     def read_attrs(self, directory: str, names: list[str]) -> list[str | None]:
         """``read_attr`` of several attributes of one directory, in order."""
         results = self.sysfs.read_many(directory, names)
-        return [self._attr_text(f"{directory}/{n}", r) for n, r in zip(names, results, strict=True)]
+        texts = attr_texts
+        # Most reads succeed, and only a failure needs the path: failures are marked None
+        # first, then reported with their paths, in order.
+        values: list[str | None] = [
+            texts[data] if type(data) is bytes and len(data) < ATTR_SIZE else None
+            for data in results
+        ]
+        if None in values:
+            for i, data in enumerate(results):
+                if values[i] is None:
+                    values[i] = self._attr_text(f"{directory}/{names[i]}", data)
+        return values
 
     def _attr_text(self, path: str, data: bytes | OSError) -> str | None:
         if isinstance(data, OSError):
@@ -59,7 +73,7 @@ class Ctx:
             if self.log.debug:
                 self.log.dbg("__sysfs_read_attr", f"failed to read from {path}: buffer too small\n")
             return None
-        return attr_text(data)
+        return attr_texts[data]
 
     def realpath(self, path: str) -> str | None:
         try:
@@ -92,17 +106,19 @@ class Ctx:
         base: str,
         prefix: str,
         make: Callable[[int, str], T | None],
-        ident: Callable[[T], int],
     ) -> list[T]:
-        """Build objects for the ``<prefix><N>`` entries of ``base``.
+        """Build objects for the ``<prefix><N>`` entries of ``base``; ``make`` gets N and the
+        entry's path, and the object's id is N.
 
         Each new object goes to the head of the list, so the result is in reverse readdir
         order. A failed constructor drops the object with an error line; a repeated id
-        keeps the first object.
+        (``mem1`` and ``mem01``) keeps the first object.
         """
         self.flush()
-        if self.log.debug:
-            self.log.dbg("__sysfs_device_parse", f"base: '{base}' dev: '{prefix}'\n")
+        log = self.log
+        debug = log.debug
+        if debug:
+            log.dbg("__sysfs_device_parse", f"base: '{base}' dev: '{prefix}'\n")
         try:
             names = self.sysfs.scan(base, prefix)
         except OSError:
@@ -115,13 +131,13 @@ class Ctx:
                 continue
             obj = make(dev_id, f"{base}/{name}")
             if obj is None:
-                self.log.err("__sysfs_device_parse", f"{prefix}{dev_id}: add_dev() failed\n")
+                log.err("__sysfs_device_parse", f"{prefix}{dev_id}: add_dev() failed\n")
                 continue
-            if self.log.debug:
-                self.log.dbg("__sysfs_device_parse", f"{prefix}{dev_id}: processed\n")
-            if ident(obj) in seen:
+            if debug:
+                log.dbg("__sysfs_device_parse", f"{prefix}{dev_id}: processed\n")
+            if dev_id in seen:
                 continue
-            seen.add(ident(obj))
+            seen.add(dev_id)
             found.append(obj)
         found.reverse()
         return found
@@ -131,7 +147,7 @@ class Ctx:
             from pycxl.cxl.lib.port import Bus
 
             self._buses = self.device_parse(
-                CXL_DEVICES, "root", lambda i, p: Bus.create_bus(self, i, p), lambda b: b.id
+                CXL_DEVICES, "root", lambda i, p: Bus.create_bus(self, i, p)
             )
         return self._buses
 
@@ -146,6 +162,6 @@ class Ctx:
             from pycxl.cxl.lib.memdev import Memdev
 
             self._memdevs = self.device_parse(
-                CXL_DEVICES, "mem", lambda i, p: Memdev.create(self, i, p), lambda m: m.id
+                CXL_DEVICES, "mem", lambda i, p: Memdev.create(self, i, p)
             )
         return self._memdevs

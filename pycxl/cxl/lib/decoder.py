@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING
 
-from pycxl.util.cparse import ULLONG_MAX, atoi, strtoull, to_uint
-from pycxl.util.sysattr import ATTR_SIZE, attr_text
+from pycxl.util.cparse import ULLONG_MAX, strtoull, to_uint
+from pycxl.util.sysattr import ATTR_SIZE, attr_atoi, attr_texts, attr_u64
 
+# typing would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pycxl.cxl.lib.memdev import Memdev
     from pycxl.cxl.lib.port import Port
     from pycxl.cxl.lib.region import Region
 
 UINT_MAX = 0xFFFFFFFF
+
+
+#: The attributes a decoder reads, in libcxl's order: those of every decoder, then the
+#: root or endpoint ones. (Lists because that is what ``read_attrs`` takes; never mutated.)
+_COMMON_ATTRS = ["start", "size", "mode", "interleave_granularity", "interleave_ways"]
+_ROOT_ATTRS = [*_COMMON_ATTRS, "qos_class", "cap_type2", "cap_type3", "cap_ram", "cap_pmem"]
+_ENDPOINT_ATTRS = [*_COMMON_ATTRS, "dpa_resource", "dpa_size"]
 
 
 def parse_mode(value: str | None) -> str:
@@ -29,7 +37,7 @@ class Target:
         self.position = position
         self.id = target_id
         self.dev_path = dev_path
-        self.devname = os.path.basename(dev_path)
+        self.devname = dev_path.rpartition("/")[2]
         self.phys_path: str | None = None
         self.fw_path: str | None = None
 
@@ -43,7 +51,7 @@ class Decoder:
         self.ctx = port.ctx
         self.id = dec_id
         self.dev_path = dev_path
-        self.devname = os.path.basename(dev_path)
+        self.devname = dev_path.rpartition("/")[2]
         self.start = ULLONG_MAX
         self.size = ULLONG_MAX
         self.mode = "none"
@@ -66,36 +74,43 @@ class Decoder:
         ctx = port.ctx
         if ctx.log.debug:
             ctx.log.dbg("add_cxl_decoder", f"{dec.devname}: base: '{dev_path}'\n")
-        names = ["start", "size", "mode", "interleave_granularity", "interleave_ways"]
-        if port.is_root():
-            names += ["qos_class", "cap_type2", "cap_type3", "cap_ram", "cap_pmem"]
-        elif port.is_endpoint():
-            names += ["dpa_resource", "dpa_size"]
-        values = dict(zip(names, ctx.read_attrs(dev_path, names), strict=True))
-        if (value := values["start"]) is not None:
-            dec.start = strtoull(value)[0]
-        if (value := values["size"]) is not None:
-            dec.size = strtoull(value)[0]
-        dec.mode = parse_mode(values["mode"])
-        if (value := values["interleave_granularity"]) is not None:
-            dec.interleave_granularity = to_uint(strtoull(value)[0])
-        if (value := values["interleave_ways"]) is not None:
-            dec.interleave_ways = to_uint(strtoull(value)[0])
-        if port.is_root():
-            if (value := values["qos_class"]) is not None:
-                dec.qos_class = atoi(value)
-            for attr in ("cap_type2", "cap_type3", "cap_ram", "cap_pmem"):
-                value = values[attr]
-                setattr(dec, attr, value is not None and strtoull(value)[0] != 0)
-            dec.max_available_extent = dec._max_available_extent()
-        elif port.is_endpoint():
-            if (value := values["dpa_resource"]) is not None:
-                dec.dpa_resource = strtoull(value)[0]
-            if (value := values["dpa_size"]) is not None:
-                dec.dpa_size = strtoull(value)[0]
-        if not port.is_endpoint():
+        kind = port.kind
+        if kind == "root":
+            names = _ROOT_ATTRS
+        elif kind == "endpoint":
+            names = _ENDPOINT_ATTRS
+        else:
+            names = _COMMON_ATTRS
+        start, size, mode, granularity, ways, *extra = ctx.read_attrs(dev_path, names)
+        dec.start = attr_u64(start, ULLONG_MAX)
+        dec.size = attr_u64(size, ULLONG_MAX)
+        dec.mode = parse_mode(mode)
+        dec.interleave_granularity = to_uint(attr_u64(granularity, UINT_MAX))
+        dec.interleave_ways = to_uint(attr_u64(ways, UINT_MAX))
+        if kind == "root":
+            dec._root_attrs(*extra)
+        elif kind == "endpoint":
+            dpa_resource, dpa_size = extra
+            dec.dpa_resource = attr_u64(dpa_resource, ULLONG_MAX)
+            dec.dpa_size = attr_u64(dpa_size, ULLONG_MAX)
+        if kind != "endpoint":
             dec._parse_targets(ctx.read_attr(f"{dev_path}/target_list") or "")
         return dec
+
+    def _root_attrs(
+        self,
+        qos_class: str | None,
+        cap_type2: str | None,
+        cap_type3: str | None,
+        cap_ram: str | None,
+        cap_pmem: str | None,
+    ) -> None:
+        self.qos_class = attr_atoi(qos_class, -1)
+        self.cap_type2 = attr_u64(cap_type2, 0) != 0
+        self.cap_type3 = attr_u64(cap_type3, 0) != 0
+        self.cap_ram = attr_u64(cap_ram, 0) != 0
+        self.cap_pmem = attr_u64(cap_pmem, 0) != 0
+        self.max_available_extent = self._max_available_extent()
 
     def _parse_targets(self, target_list: str) -> None:
         ctx = self.ctx
@@ -150,7 +165,7 @@ class Decoder:
             from pycxl.cxl.lib.region import Region
 
             found = self.ctx.device_parse(
-                self.dev_path, "region", lambda i, p: Region.create(self, i, p), lambda r: r.id
+                self.dev_path, "region", lambda i, p: Region.create(self, i, p)
             )
             found.reverse()  # readdir order, so that equal starts keep it
             self._regions = sorted(found, key=lambda r: r.start)
@@ -172,7 +187,7 @@ class Decoder:
                 f"failed to read region name: {os.strerror(e.errno or 0)}\n",
             )
             return None
-        name = attr_text(data)
+        name = attr_texts[data]
         if not name:
             return None
         bus = self.port.bus()

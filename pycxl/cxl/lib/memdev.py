@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
-from pycxl.util.cparse import ULLONG_MAX, atoi, strtoll, strtoull, to_int
+from pycxl.util.cparse import ULLONG_MAX, strtoull, to_int
+from pycxl.util.sysattr import attr_atoi, attr_int, attr_u64
 
+# typing would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pycxl.cxl.lib.ctx import Ctx
     from pycxl.cxl.lib.port import Bus, Port
@@ -14,13 +16,25 @@ if TYPE_CHECKING:
 #: No QoS class known (the attribute is absent).
 QOS_CLASS_NONE = -1
 
+#: The attributes a memdev reads at enumeration, in libcxl's order (never mutated).
+_ATTRS = [
+    "pmem/size",
+    "ram/size",
+    "pmem/qos_class",
+    "ram/qos_class",
+    "payload_max",
+    "label_storage_size",
+    "serial",
+    "numa_node",
+]
+
 
 class Memdev:
     def __init__(self, ctx: Ctx, mem_id: int, dev_path: str) -> None:
         self.ctx = ctx
         self.id = mem_id
         self.dev_path = dev_path
-        self.devname = os.path.basename(dev_path)
+        self.devname = dev_path.rpartition("/")[2]
         self.major = 0
         self.minor = 0
         self.pmem_size = 0
@@ -49,45 +63,28 @@ class Memdev:
             return None
         mem.major, mem.minor = st.major, st.minor
         (pmem_size, ram_size, pmem_qos, ram_qos, payload_max, lsa_size, serial, numa) = (
-            ctx.read_attrs(
-                dev_path,
-                [
-                    "pmem/size",
-                    "ram/size",
-                    "pmem/qos_class",
-                    "ram/qos_class",
-                    "payload_max",
-                    "label_storage_size",
-                    "serial",
-                    "numa_node",
-                ],
-            )
+            ctx.read_attrs(dev_path, _ATTRS)
         )
-        if pmem_size is not None:
-            mem.pmem_size = strtoull(pmem_size)[0]
-        if ram_size is not None:
-            mem.ram_size = strtoull(ram_size)[0]
-        if pmem_qos is not None:
-            mem.pmem_qos_class = atoi(pmem_qos)
-        if ram_qos is not None:
-            mem.ram_qos_class = atoi(ram_qos)
+        mem.pmem_size = attr_u64(pmem_size, 0)
+        mem.ram_size = attr_u64(ram_size, 0)
+        mem.pmem_qos_class = attr_atoi(pmem_qos, QOS_CLASS_NONE)
+        mem.ram_qos_class = attr_atoi(ram_qos, QOS_CLASS_NONE)
         if payload_max is not None:
-            mem.payload_max = to_int(strtoull(payload_max)[0])
+            mem.payload_max = to_int(attr_u64(payload_max, 0))
             if mem.payload_max < 0:
                 return None
         if lsa_size is not None:
-            mem.lsa_size = strtoull(lsa_size)[0]
+            mem.lsa_size = attr_u64(lsa_size, 0)
             if mem.lsa_size == ULLONG_MAX:
                 return None
         if serial is not None:
-            mem.serial = strtoull(serial)[0]
-        if numa is not None:
-            mem.numa_node = to_int(strtoll(numa)[0])
+            mem.serial = strtoull(serial)[0]  # unique per device: no point in attr_u64's memo
+        mem.numa_node = attr_int(numa, -1)
         real = ctx.realpath(dev_path)
         if real is None:
             return None
         mem.host_path = os.path.dirname(real)
-        mem.host = os.path.basename(mem.host_path)
+        mem.host = mem.host_path.rpartition("/")[2]
         mem.firmware_version = ctx.read_attr(f"{dev_path}/firmware_version")
         # The nvdimm bridge child (pmemN) is looked up for label commands only.
         if log.debug:

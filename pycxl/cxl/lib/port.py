@@ -7,17 +7,21 @@ the port's ``host``. Children are found by scanning the port's own directory.
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Literal
+from pycxl.util.sysattr import attr_int
 
-from pycxl.util.cparse import strtoll, to_int
-
+# typing would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal
+
     from pycxl.cxl.lib.ctx import Ctx
     from pycxl.cxl.lib.decoder import Decoder
     from pycxl.cxl.lib.memdev import Memdev
 
-PortType = Literal["root", "switch", "endpoint"]
+    PortType = Literal["root", "switch", "endpoint"]
+
+#: The attributes a port reads at enumeration, in libcxl's order (never mutated).
+_PORT_ATTRS = ["modalias", "decoders_committed"]
 
 
 class Dport:
@@ -25,7 +29,7 @@ class Dport:
         self.port = port
         self.id = dport_id
         self.dev_path = dev_path
-        self.devname = os.path.basename(dev_path)
+        self.devname = dev_path.rpartition("/")[2]
         self.phys_path: str | None = None
         self.fw_path: str | None = None
 
@@ -51,9 +55,9 @@ def alias(phys_path: str | None, fw_path: str | None) -> str | None:
     """The ``alias`` key of dports and targets: the firmware node's name when there is one,
     else the physical node's."""
     if fw_path is not None:
-        return os.path.basename(fw_path)
+        return fw_path.rpartition("/")[2]
     if phys_path is not None:
-        return os.path.basename(phys_path)
+        return phys_path.rpartition("/")[2]
     return None
 
 
@@ -64,7 +68,7 @@ class Port:
         self.ctx = ctx
         self.id = port_id
         self.dev_path = dev_path
-        self.devname = os.path.basename(dev_path)
+        self.devname = dev_path.rpartition("/")[2]
         self.kind = kind
         self.parent = parent
         self.depth: int = parent.depth + 1 if parent is not None else 0
@@ -90,12 +94,11 @@ class Port:
         if uport is None:
             return False
         self.uport = uport
-        self.host = os.path.basename(uport)
+        self.host = uport.rpartition("/")[2]
         if self.depth > 1:
             self.parent_dport_path = ctx.realpath(f"{self.dev_path}/parent_dport")
-        _, value = ctx.read_attrs(self.dev_path, ["modalias", "decoders_committed"])
-        if value is not None:
-            self.decoders_committed = to_int(strtoll(value)[0])
+        _, value = ctx.read_attrs(self.dev_path, _PORT_ATTRS)
+        self.decoders_committed = attr_int(value, 0)
         return True
 
     @classmethod
@@ -139,7 +142,6 @@ class Port:
                 self.dev_path,
                 "port",
                 lambda i, p: Port.create(self.ctx, i, p, "switch", self),
-                lambda o: o.id,
             )
         return self._ports
 
@@ -149,7 +151,6 @@ class Port:
                 self.dev_path,
                 "endpoint",
                 lambda i, p: Port.create(self.ctx, i, p, "endpoint", self),
-                lambda o: o.id,
             )
         return self._endpoints
 
@@ -161,7 +162,6 @@ class Port:
                 self.dev_path,
                 f"decoder{self.id}.",
                 lambda i, p: Decoder.create(self, i, p),
-                lambda d: d.id,
             )
             self._decoders = sorted(found, key=lambda d: d.id)
         return self._decoders
@@ -169,7 +169,7 @@ class Port:
     def dports(self) -> list[Dport]:
         if self._dports is None:
             self._dports = self.ctx.device_parse(
-                self.dev_path, "dport", lambda i, p: Dport.create(self, i, p), lambda d: d.id
+                self.dev_path, "dport", lambda i, p: Dport.create(self, i, p)
             )
         return self._dports
 
@@ -178,7 +178,7 @@ class Port:
         if not self._parent_dport_known:
             self._parent_dport_known = True
             if self.parent_dport_path is not None and self.parent is not None:
-                name = os.path.basename(self.parent_dport_path)
+                name = self.parent_dport_path.rpartition("/")[2]
                 for dport in self.parent.dports():
                     if dport.devname == name:
                         self._parent_dport = dport

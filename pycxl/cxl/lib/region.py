@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import re
-from typing import TYPE_CHECKING
+from pycxl.util.cparse import ULLONG_MAX, to_uint
+from pycxl.util.sysattr import attr_int, attr_u64
 
-from pycxl.util.cparse import ULLONG_MAX, strtoll, strtoull, to_int, to_uint
-
+# typing would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pycxl.cxl.lib.decoder import Decoder
     from pycxl.cxl.lib.port import Bus
 
 UINT_MAX = 0xFFFFFFFF
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_UUID_GROUPS = [8, 4, 4, 4, 12]
+
+
+def is_uuid(text: str) -> bool:
+    """The canonical UUID form: groups of 8, 4, 4, 4 and 12 hex digits (either case)
+    joined by hyphens, and nothing else."""
+    groups = text.split("-")
+    return [len(g) for g in groups] == _UUID_GROUPS and all(
+        _HEX_DIGITS.issuperset(g) for g in groups
+    )
 
 
 class Mapping:
@@ -29,7 +38,7 @@ class Region:
         self.ctx = decoder.ctx
         self.id = region_id
         self.dev_path = dev_path
-        self.devname = os.path.basename(dev_path)
+        self.devname = dev_path.rpartition("/")[2]
         self.size = ULLONG_MAX
         self.start = 0
         self.uuid = ""
@@ -59,20 +68,15 @@ class Region:
                 "modalias",
             ],
         )
-        if size is not None:
-            region.size = strtoull(size)[0]
-        if resource is not None:
-            start = strtoull(resource)[0]
-            region.start = 0 if start == ULLONG_MAX else start
-        if uuid is None or (uuid and not _UUID.fullmatch(uuid)):
+        region.size = attr_u64(size, ULLONG_MAX)
+        start = attr_u64(resource, 0)
+        region.start = 0 if start == ULLONG_MAX else start
+        if uuid is None or (uuid and not is_uuid(uuid)):
             return None
         region.uuid = uuid
-        if granularity is not None:
-            region.interleave_granularity = to_uint(strtoull(granularity)[0])
-        if ways is not None:
-            region.interleave_ways = to_uint(strtoull(ways)[0])
-        if commit is not None:
-            region.commit = to_int(strtoll(commit)[0])
+        region.interleave_granularity = to_uint(attr_u64(granularity, UINT_MAX))
+        region.interleave_ways = to_uint(attr_u64(ways, UINT_MAX))
+        region.commit = attr_int(commit, -1)
         region.mode = {"ram": "ram", "volatile": "ram", "pmem": "pmem"}.get(mode or "", "none")
         return region
 
