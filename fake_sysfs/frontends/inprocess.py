@@ -94,16 +94,30 @@ class InProcess:
         # lookup and then one dict lookup per name.
         answers = self.cache.group(directory) or {}
         results: list[bytes | OSError] = []
+        missing: list[int] = []
         for name in names:
-            answer = answers.get("r" + name, MISS) if "/" not in name else MISS
+            if "/" in name:  # ``sub/attr``: recorded under its own directory
+                head, leaf = _split(f"{directory}/{name}")
+                answer = self.cache.get(head, "r" + leaf)
+            else:
+                answer = answers.get("r" + name, MISS)
             if answer is MISS:
-                try:
-                    answer = self.read(f"{directory}/{name}")
-                except KernfsError as e:
-                    answer = e
+                missing.append(len(results))
             elif answer.__class__ is int:
                 answer = kerr(answer, f"{directory}/{name}")
             results.append(answer)
+        if missing:
+            # Computed in one go, so the live view resolves the directory once.
+            wanted = [names[i] for i in missing]
+            live = self.view.read_many(directory, wanted)
+            for i, name, result in zip(missing, wanted, live, strict=True):
+                head, leaf = _split(f"{directory}/{name}")
+                if isinstance(result, OSError):
+                    self.cache.put(head, "r" + leaf, result.errno or errno.EIO)
+                    result = kerr(result.errno or errno.EIO, f"{directory}/{name}")
+                else:
+                    self.cache.put(head, "r" + leaf, result)
+                results[i] = result
         return results
 
     def listdir(self, path: str) -> list[str]:
