@@ -3505,3 +3505,35 @@ def test_upstream_still_agrees(case: Case) -> None:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--namespace-helper"]:
     sys.exit(_namespace_helper(sys.argv[2:]))
+
+
+def test_relative_links_resolve_like_the_vfs(tmp_path: Path) -> None:
+    """Leading ``..`` steps of a link are taken as string operations from the link's
+    (resolved) directory; every other form still resolves component by component. Both
+    must agree with the kernel's own resolution for links that stay inside the tree."""
+    root = tmp_path / "sys"
+    (root / "devices" / "pci" / "a" / "b").mkdir(parents=True)
+    (root / "devices" / "pci" / "a" / "b" / "attr").write_bytes(b"1\n")
+    (root / "bus" / "cxl" / "devices").mkdir(parents=True)
+    (root / "class").mkdir()
+    (tmp_path / "dev").mkdir()
+    links = {
+        "bus/cxl/devices/b": "../../../devices/pci/a/b",
+        "class/a": "../devices/pci/a",
+        # through a link, then up from where the link really leads
+        "bus/cxl/devices/up": "../../../class/a/b/../..",
+        "bus/cxl/devices/mid": "../../../devices/pci/../pci/a",
+        "class/chain": "../bus/cxl/devices/b",
+    }
+    for link, target in links.items():
+        os.symlink(target, root / link)
+    sysfs = pycxl.sysfs.files.FileSysfs(root, tmp_path / "dev")
+    real_root = os.path.realpath(root)
+    for link in links:
+        expected = os.path.realpath(root / link)
+        assert sysfs.realpath(f"/sys/{link}") == "/sys" + expected[len(real_root) :], link
+    assert sysfs.read("/sys/class/chain/attr") == b"1\n"
+    assert sysfs.read("/sys/bus/cxl/devices/up/a/b/attr") == b"1\n"
+    # Above the root, ".." stays at /sys, as it stays at / on a real system.
+    os.symlink("../../../../../../devices/pci/a", root / "class" / "far")
+    assert sysfs.realpath("/sys/class/far") == "/sys/devices/pci/a"

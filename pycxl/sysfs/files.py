@@ -30,6 +30,8 @@ class FileSysfs(Sysfs):
         self.devroot = os.path.realpath(devroot)
         # Guest path -> canonical guest path (every link resolved), for resolved paths.
         self._canon_cache: dict[str, str] = {}
+        # Guest directory as asked -> its host path, for the attribute reads of a listing.
+        self._host_dirs: dict[str, str] = {}
 
     # -- paths -----------------------------------------------------------------------------
 
@@ -66,7 +68,18 @@ class FileSysfs(Sysfs):
             st = os.lstat(host)
             if stat.S_ISLNK(st.st_mode):
                 target = os.readlink(host)
-                follow = target if target.startswith("/") else f"{parent}/{target}"
+                if target.startswith("/"):
+                    follow = target
+                else:
+                    # Leading ".." steps go up from ``parent``, which has no links left in
+                    # it, so they are plain string operations; sysfs links are all of this
+                    # form, and the shared prefix they lead to is then resolved once.
+                    base = parent
+                    while target.startswith("../"):
+                        target = target[3:]
+                        up = base.rpartition("/")[0]
+                        base = up if up.startswith(("/sys", "/dev")) else base
+                    follow = f"{base}/{target}"
                 result = self._canon(follow.rstrip("/") or "/", depth + 1)
             else:
                 result = candidate
@@ -78,7 +91,10 @@ class FileSysfs(Sysfs):
         head, _, name = path.rpartition("/")
         if not head or name in ("", ".", ".."):
             return self._host(self._canon(path))
-        return f"{self._host(self._canon(head))}/{name}"
+        host_dir = self._host_dirs.get(head)
+        if host_dir is None:
+            host_dir = self._host_dirs[head] = self._host(self._canon(head))
+        return f"{host_dir}/{name}"
 
     def _resolved(self, path: str) -> str:
         return self._host(self._canon(path))
