@@ -22,6 +22,9 @@ from fake_sysfs.statedir import default_state_dir
 
 TYPE_CHECKING = False  # typing itself is not imported: see readcache.py
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from fake_sysfs.kernfs.view import Stat, View
     from fake_sysfs.store import StateStore
 
@@ -70,13 +73,19 @@ class InProcess:
 
     # -- reads -----------------------------------------------------------------------------
 
+    def _answer(self, path: str, kind: str, live: Callable[[str], Any]) -> Any:
+        """The recorded answer of ``kind`` for ``path``, else ``live(path)`` recorded.
+        Answers are recorded under the path's directory; an int answer is an errno."""
+        head, name = _split(path)
+        answer = self.cache.get(head, kind + name)
+        if answer is MISS:
+            answer = live(path)
+            self.cache.put(head, kind + name, answer)
+        return answer
+
     def read(self, path: str) -> bytes:
         """The bytes one read() of an attribute returns."""
-        head, name = _split(path)
-        answer = self.cache.get(head, "r" + name)
-        if answer is MISS:
-            answer = self._live_read(path)
-            self.cache.put(head, "r" + name, answer)
+        answer = self._answer(path, "r", self._live_read)
         if answer.__class__ is int:
             raise kerr(answer, path)
         return answer  # type: ignore[no-any-return]
@@ -144,60 +153,54 @@ class InProcess:
 
     def realpath(self, path: str) -> str:
         """``path`` with every symlink resolved."""
-        head, name = _split(path)
-        answer = self.cache.get(head, "p" + name)
-        if answer is MISS:
-            try:
-                answer = self.view.realpath(path)
-            except KernfsError as e:
-                answer = e.errno or errno.EIO
-            self.cache.put(head, "p" + name, answer)
+        answer = self._answer(path, "p", self._live_realpath)
         if answer.__class__ is int:
             raise kerr(answer, path)
         return answer  # type: ignore[no-any-return]
 
+    def _live_realpath(self, path: str) -> str | int:
+        try:
+            return self.view.realpath(path)
+        except KernfsError as e:
+            return e.errno or errno.EIO
+
     def is_link(self, path: str) -> bool:
         """lstat() says symlink (False when the path does not exist)."""
-        head, name = _split(path)
-        answer = self.cache.get(head, "L" + name)
-        if answer is MISS:
-            try:
-                answer = stat_mod.S_ISLNK(self.view.lstat(path).mode)
-            except KernfsError:
-                answer = False
-            self.cache.put(head, "L" + name, answer)
-        return answer  # type: ignore[no-any-return]
+        return self._answer(path, "L", self._live_is_link)  # type: ignore[no-any-return]
+
+    def _live_is_link(self, path: str) -> bool:
+        try:
+            return stat_mod.S_ISLNK(self.view.lstat(path).mode)
+        except KernfsError:
+            return False
 
     def exists(self, path: str) -> bool:
         """stat() succeeds."""
-        head, name = _split(path)
-        answer = self.cache.get(head, "e" + name)
-        if answer is MISS:
-            try:
-                self.view.stat(path)
-                answer = True
-            except KernfsError:
-                answer = False
-            self.cache.put(head, "e" + name, answer)
-        return answer  # type: ignore[no-any-return]
+        return self._answer(path, "e", self._live_exists)  # type: ignore[no-any-return]
+
+    def _live_exists(self, path: str) -> bool:
+        try:
+            self.view.stat(path)
+        except KernfsError:
+            return False
+        return True
 
     # -- /dev ------------------------------------------------------------------------------
 
     def dev_node(self, path: str) -> tuple[int, int, int]:
         """(mode, major, minor) of a node below /dev: the char devices the kernel registered."""
-        head, name = _split(path)
-        answer = self.cache.get(head, "D" + name)
-        if answer is MISS:
-            if self._devs is None:
-                self._devs = {
-                    f"/dev/{node}": (_DEV_MODE, major, minor)
-                    for node, major, minor, _ in self.view.dev_nodes()
-                }
-            answer = self._devs.get(path, errno.ENOENT)
-            self.cache.put(head, "D" + name, answer)
+        answer = self._answer(path, "D", self._live_dev_node)
         if answer.__class__ is int:
             raise kerr(answer, path)
         return answer  # type: ignore[no-any-return]
+
+    def _live_dev_node(self, path: str) -> tuple[int, int, int] | int:
+        if self._devs is None:
+            self._devs = {
+                f"/dev/{node}": (_DEV_MODE, major, minor)
+                for node, major, minor, _ in self.view.dev_nodes()
+            }
+        return self._devs.get(path, errno.ENOENT)
 
     def stat_dev(self, path: str) -> Stat:
         """stat() of a node below /dev."""
