@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pycxl.daxctl.lib import DaxDevice, DaxRegion, _read
 from pycxl.util.human import size_value
+
+# typing would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def device_json(dev: DaxDevice, human: bool) -> dict[str, Any]:
