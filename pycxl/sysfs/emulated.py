@@ -15,77 +15,67 @@ from fake_sysfs.errors import FakeSysfsError
 from fake_sysfs.frontends.inprocess import InProcess
 from pycxl.sysfs.base import DevStat, Sysfs, SysfsUnavailable
 
+TYPE_CHECKING = False  # typing costs every run its import
+if TYPE_CHECKING:
+    from fake_sysfs.kernfs.view import View
+
+
+class _Frontend(InProcess):
+    """The frontend, with an unusable state (damaged state file, unwritable state
+    directory) reported as SysfsUnavailable, one line. Only loading the state and
+    committing a store can meet one, so those are the two places that translate."""
+
+    @property
+    def view(self) -> View:
+        try:
+            return super().view
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
+
+    def write(self, path: str, data: bytes) -> int:
+        try:
+            return super().write(path, data)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
+
 
 class EmulatedSysfs(Sysfs):
     def __init__(self) -> None:
-        self.frontend = InProcess()
-
-    # An unusable state (damaged state file, unwritable state directory) can surface on any
-    # operation that needs the kernel; it is reported as one line, SysfsUnavailable.
+        self.frontend = _Frontend()
 
     def read(self, path: str) -> bytes:
-        try:
-            return self.frontend.read(path)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        return self.frontend.read(path)
 
     def read_many(self, directory: str, names: list[str]) -> list[bytes | OSError]:
-        try:
-            return self.frontend.read_many(directory, names)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        return self.frontend.read_many(directory, names)
 
     def listdir(self, path: str) -> list[str]:
-        try:
-            return self.frontend.listdir(path)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        return self.frontend.listdir(path)
 
     def scan(self, path: str, prefix: str) -> list[str]:
-        try:
-            return self.frontend.scan(path, prefix)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        return self.frontend.scan(path, prefix)
 
     def realpath(self, path: str) -> str:
-        try:
-            if path.startswith("/dev/"):
-                self.frontend.dev_node(path)
-                return path
-            return self.frontend.realpath(path)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        if path.startswith("/dev/"):
+            self.frontend.dev_node(path)
+            return path
+        return self.frontend.realpath(path)
 
     def is_link(self, path: str) -> bool:
-        try:
-            return self.frontend.is_link(path)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        return self.frontend.is_link(path)
 
     def exists(self, path: str) -> bool:
-        try:
-            return self.frontend.exists(path)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        return self.frontend.exists(path)
 
     def write(self, path: str, data: bytes) -> None:
-        try:
-            self.frontend.write(path, data)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        self.frontend.write(path, data)
 
     def stat_dev(self, path: str) -> DevStat:
-        try:
-            mode, major, minor = self.frontend.dev_node(path)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        mode, major, minor = self.frontend.dev_node(path)
         return DevStat(stat.S_ISCHR(mode), major, minor)
 
     def open_dev(self, path: str) -> int:
-        try:
-            self.frontend.open_dev(path)
-        except FakeSysfsError as e:
-            raise SysfsUnavailable(str(e)) from None
+        self.frontend.open_dev(path)
         raise OSError(errno.ENXIO, os.strerror(errno.ENXIO), path)
 
     def close(self) -> None:
