@@ -1,42 +1,239 @@
-"""Where a platform's state lives, and how to tell one stored state from another.
+"""Where a platform's state lives, and the rules for touching anything in that directory.
 
 Kept apart from the store itself, and free of heavy imports, so that readers which only need
 the paths (the in-process frontend answering from its read cache) import nothing else.
+
+The directory's guarantees, enforced here for every file the tools open in it:
+
+* It is checked before use as ssh checks its files: owned by the user (or by root) and not
+  writable by group or others. Every file in it is then opened relative to a descriptor of
+  that directory, so a directory swapped under the path mid-command cannot redirect a write.
+* Files are opened with ``O_NOFOLLOW | O_NONBLOCK``, and only a regular file is used: a
+  planted symlink is never followed, a FIFO never blocks, a device never reaches a driver.
+* New files are created with ``O_CREAT | O_EXCL``, so nothing that already exists under a
+  temporary name (a planted symlink, another process's file) is ever written through.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+
+from fake_sysfs.errors import StateError
 
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
 #: The in-process frontend's persistent read cache (frontends/readcache.py).
 CACHE_FILE = "reads.cache"
 
-#: What identifies one committed state: every commit renames a new file over state.json,
-#: so the inode changes with each commit, and size and modification time come with it.
-StateIdentity = tuple[int, int, int, int]
+#: Bumped whenever the stored state's shape changes incompatibly.
+STATE_FORMAT = 2
+#: Every committed state file begins with these bytes and a 32-hex-digit generation: a random
+#: name for that one commit. It identifies a committed state for the read cache, whatever
+#: inode numbers and timestamp granularity the filesystem has. A checksum of the whole file
+#: follows (store.py).
+STATE_HEADER = b'{"format":%d,"generation":"' % STATE_FORMAT
+GENERATION_LEN = 32
+
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def default_state_dir() -> str:
-    """``$FAKE_SYSFS_STATE``, else ``$XDG_STATE_HOME/fake-sysfs`` (``~/.local/state/...``).
-
-    A string: pathlib costs a start-up that a cached ``cxl list`` cannot afford."""
+    """``$FAKE_SYSFS_STATE``, else ``$XDG_STATE_HOME/fake-sysfs``, else
+    ``~/.local/state/fake-sysfs``, per the XDG base directory rules: an empty variable is
+    unset, and a relative ``XDG_STATE_HOME`` is invalid and ignored. The home directory is
+    ``$HOME`` when absolute, else the password database's. A string: pathlib costs a start-up
+    that a cached ``cxl list`` cannot afford."""
     explicit = os.environ.get("FAKE_SYSFS_STATE")
     if explicit:
-        return explicit
+        return os.path.abspath(explicit)
     xdg = os.environ.get("XDG_STATE_HOME")
-    base = xdg or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "fake-sysfs")
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, "fake-sysfs")
+    return os.path.join(_home(), ".local", "state", "fake-sysfs")
 
 
-def identity(st: os.stat_result) -> StateIdentity:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+def _home() -> str:
+    home = os.environ.get("HOME")
+    if home and os.path.isabs(home):
+        return home
+    import pwd
 
-
-def current_identity(state_file: str) -> StateIdentity | None:
-    """The identity of the state committed now; None when there is none."""
     try:
-        return identity(os.stat(state_file))
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        home = ""
+    if not home or not os.path.isabs(home):
+        raise StateError(
+            "no home directory to keep the state in; set FAKE_SYSFS_STATE to a directory"
+        )
+    return home
+
+
+def state_dir_is_explicit() -> bool:
+    """The user named the directory (``$FAKE_SYSFS_STATE``): it is not created for them."""
+    return bool(os.environ.get("FAKE_SYSFS_STATE"))
+
+
+def open_dir(path: str, create: bool) -> int:
+    """A descriptor of the state directory, after checking that it is safe to use.
+
+    ``create``: make it (and missing parents, private) when it does not exist; otherwise a
+    missing directory is refused, so a mistyped path never becomes a new platform."""
+    if not path:
+        raise StateError("the state directory path is empty")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if not create:
+            raise StateError(
+                f"state directory {path} does not exist; run 'fake-sysfs init --state {path}'"
+            ) from None
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise StateError(f"cannot create state directory {path}: {e.strerror}") from None
+    except OSError as e:
+        raise StateError(f"cannot use state directory {path}: {e.strerror}") from None
+    try:
+        check_dir(fd, path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def check_dir(fd: int, path: str) -> None:
+    """Refuse a directory another user could plant files in."""
+    st = os.fstat(fd)
+    if st.st_uid not in (os.geteuid(), 0):
+        raise StateError(
+            f"state directory {path} belongs to uid {st.st_uid}, not to you; refusing to use it"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StateError(
+            f"state directory {path} is writable by others (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}); run 'chmod go-w {path}' or choose another"
+        )
+
+
+class NotRegular(Exception):
+    """A name in the state directory is not a regular file (a FIFO, a directory, a link)."""
+
+
+def open_regular(dirfd: int, name: str) -> int | None:
+    """``name`` opened for reading if it is a regular file; None if it does not exist.
+    Raises NotRegular for anything else, without ever blocking or following a link."""
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=dirfd)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        # ELOOP: a symlink (O_NOFOLLOW); EISDIR cannot happen for O_RDONLY, ENXIO: a socket.
+        raise NotRegular(os.strerror(e.errno or 0)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegular("not a regular file")
+    return fd
+
+
+def create_new(dirfd: int, name: str, mode: int = 0o600) -> int:
+    """Create ``name`` for writing (and reading back); fails if anything of that name
+    exists (OSError)."""
+    return os.open(name, _CREATE_FLAGS, mode, dir_fd=dirfd)
+
+
+def read_generation(fd: int) -> str | None:
+    """The generation named in a state file's header; None when the header is not ours."""
+    try:
+        head = os.pread(fd, len(STATE_HEADER) + GENERATION_LEN + 1, 0)
     except OSError:
         return None
+    if not head.startswith(STATE_HEADER) or head[-1:] != b'"':
+        return None
+    generation = head[len(STATE_HEADER) : -1]
+    if len(generation) != GENERATION_LEN or generation.strip(b"0123456789abcdef"):
+        return None
+    return generation.decode()
+
+
+def new_generation() -> str:
+    return os.urandom(GENERATION_LEN // 2).hex()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this id exists (a temporary file's writer may still need it)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but not ours to signal
+    return True
+
+
+def temp_name(base: str) -> str:
+    """A fresh temporary name beside ``base``: ``base.PID.RANDOM.tmp``."""
+    return f"{base}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+
+
+def temp_owner(base: str, name: str) -> int | None:
+    """The writer's pid of a temporary file made by ``temp_name(base)``, else None."""
+    if not (name.startswith(base + ".") and name.endswith(".tmp")):
+        return None
+    pid = name[len(base) + 1 :].split(".", 1)[0]
+    return int(pid) if pid.isascii() and pid.isdigit() else None
+
+
+class Snapshot:
+    """One committed state, held open. A commit never writes a state file in place: it
+    renames a new one over it. So whatever is committed later, this descriptor goes on
+    reading the state it was opened on, and every answer a process derives from it (from
+    the read cache or from the kernel it loads) describes that one state.
+
+    ``dirfd`` is the checked state directory; ``fd`` is None when no state exists yet."""
+
+    __slots__ = ("dirfd", "fd", "generation", "path")
+
+    def __init__(self, path: str, dirfd: int, fd: int | None) -> None:
+        self.path = path
+        self.dirfd = dirfd
+        self.fd = fd
+        self.generation = read_generation(fd) if fd is not None else None
+
+    def close(self) -> None:
+        for fd in (self.fd, self.dirfd):
+            if fd is not None and fd >= 0:
+                try:  # noqa: SIM105 - contextlib is an import the cached path does without
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.fd = None
+        self.dirfd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def open_snapshot(path: str, create: bool) -> Snapshot:
+    """The state committed now in the directory at ``path``, held open."""
+    dirfd = open_dir(path, create)
+    try:
+        fd = open_regular(dirfd, STATE_FILE)
+    except NotRegular as e:
+        os.close(dirfd)
+        raise StateError(damaged_state(os.path.join(path, STATE_FILE), str(e))) from None
+    except OSError as e:
+        os.close(dirfd)
+        raise StateError(damaged_state(os.path.join(path, STATE_FILE), e.strerror)) from None
+    return Snapshot(path, dirfd, fd)
+
+
+def damaged_state(file: str, why: str | None) -> str:
+    """The one line for a state file that cannot be used, with the recovery that works:
+    ``init --force`` never reads the old file (``reset`` would need it)."""
+    return f"state file {file} is unusable ({why}); run 'fake-sysfs init --force' to start over"

@@ -1,10 +1,16 @@
 """The state store: the emulated kernel's state, persisted between invocations.
 
 Layout of a state directory: ``state.json`` (the kernel state and where its platform came
-from) and ``lock``. Every change is a transaction: take the lock, load, apply, write a
-temporary file, fsync it, rename it over ``state.json`` and fsync the directory. Concurrent
-writers therefore serialize, and a crash at any instant leaves either the old or the new
-file. Readers take no lock: a rename is atomic, so they always see one whole state.
+from), ``lock``, and the in-process frontend's ``reads.cache``. Every change is a
+transaction: take the lock, load, apply, write a new temporary file, fsync it, rename it over
+``state.json`` and fsync the directory. Concurrent writers therefore serialize, and a crash
+at any instant leaves either the old or the new file; the temporary files a killed writer
+leaves are removed by the next one. Readers take no lock: they hold the committed file open
+(statedir.Snapshot), so a commit that lands meanwhile never mixes into what they read.
+
+Every file is opened relative to the checked directory, never through a symlink, and only
+if it is a regular file (statedir.py). A command is told a change succeeded only once it is
+durable, and a failure only when it is not in place.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +27,27 @@ from typing import Any
 
 from fake_sysfs.errors import PlatformError, StateError
 from fake_sysfs.kernel.boot import boot
-from fake_sysfs.kernel.state import STATE_FORMAT, Kernel
+from fake_sysfs.kernel.state import Kernel
 from fake_sysfs.platform.model import Platform
 from fake_sysfs.statedir import (
     CACHE_FILE,
+    GENERATION_LEN,
     LOCK_FILE,
     STATE_FILE,
-    StateIdentity,
-    identity,
+    STATE_FORMAT,
+    STATE_HEADER,
+    NotRegular,
+    Snapshot,
+    create_new,
+    damaged_state,
+    new_generation,
+    open_dir,
+    open_regular,
+    open_snapshot,
+    pid_alive,
+    state_dir_is_explicit,
+    temp_name,
+    temp_owner,
 )
 from fake_sysfs.statedir import default_state_dir as _default_state_dir
 
@@ -48,135 +68,293 @@ class Origin:
 
 
 class StateStore:
-    def __init__(self, directory: Path | None = None) -> None:
-        self.dir = directory if directory is not None else default_state_dir()
+    """The state directory at ``directory`` (default: ``default_state_dir()``).
+
+    Only the default location is created on first use; a directory the user named
+    (``--state``, ``$FAKE_SYSFS_STATE``) must exist, except for ``init``, so that a typo is
+    refused rather than silently becoming a new platform. ``create`` overrides that."""
+
+    def __init__(self, directory: Path | None = None, *, create: bool | None = None) -> None:
+        if directory is None:
+            self.dir = default_state_dir()
+            default_create = not state_dir_is_explicit()
+        else:
+            if not str(directory):
+                raise StateError("the state directory path is empty")
+            self.dir = Path(os.path.abspath(directory))
+            default_create = False
+        self.create = default_create if create is None else create
         self.file = self.dir / STATE_FILE
-        #: Identity of the state file last read or written (statedir.identity).
-        self.loaded_identity: StateIdentity | None = None
+        #: The state file this store last committed (see transaction()).
+        self.committed: Snapshot | None = None
 
     def exists(self) -> bool:
         return self.file.exists()
 
+    # -- the directory and its lock --------------------------------------------------------
+
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, create: bool) -> Iterator[int]:
+        """The directory's descriptor, with the writers' lock held."""
+        dirfd = open_dir(str(self.dir), create)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise StateError(f"cannot use state directory {self.dir}: {e.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
-    def _read(self) -> tuple[Kernel, Origin]:
-        try:
-            with open(self.file, "rb") as f:
-                st = os.fstat(f.fileno())
-                data: dict[str, Any] = json.load(f)
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError) as e:
-            raise StateError(
-                f"state file {self.file} is unreadable ({e}); run 'fake-sysfs reset'"
-            ) from None
-        if not isinstance(data, dict):
-            raise StateError(f"state file {self.file} is damaged; run 'fake-sysfs init --force'")
-        if data.get("format") != STATE_FORMAT:
-            raise StateError(
-                f"state file {self.file} has format {data.get('format')!r}, expected "
-                f"{STATE_FORMAT}; run 'fake-sysfs init --force' to start over"
-            )
-        try:
-            kernel = Kernel.from_json(data["kernel"])
-            origin = Origin(**data["origin"])
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise StateError(
-                f"state file {self.file} is damaged ({e}); run 'fake-sysfs init --force'"
-            ) from None
-        self.loaded_identity = identity(st)
-        return kernel, origin
-
-    def _write(self, kernel: Kernel, origin: Origin) -> None:
-        payload = json.dumps(
-            {
-                "format": STATE_FORMAT,
-                "origin": {"kind": origin.kind, "source": origin.source},
-                "kernel": kernel.to_json(),
-            },
-            separators=(",", ":"),
-        ).encode()
-        tmp = self.dir / f"{STATE_FILE}.{os.getpid()}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
+                fd = os.open(
+                    LOCK_FILE,
+                    os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                    0o600,
+                    dir_fd=dirfd,
+                )
+            except OSError as e:
+                raise StateError(
+                    f"cannot use lock file {self.dir / LOCK_FILE}: {e.strerror}; remove it"
+                ) from None
+            try:
+                if not _is_regular(fd):
+                    raise StateError(
+                        f"lock file {self.dir / LOCK_FILE} is not a regular file; remove it"
+                    )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._clean_leftovers(dirfd)
+                yield dirfd
             finally:
                 os.close(fd)
-            os.replace(tmp, self.file)
-            # Under the lock no other commit can come in between.
-            self.loaded_identity = identity(os.stat(self.file))
-            # Answers recorded for the previous state are stale now (readcache.py).
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.dir / CACHE_FILE)
-            dfd = os.open(self.dir, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise StateError(f"cannot write state to {self.dir}: {e.strerror}") from None
+        finally:
+            os.close(dirfd)
 
-    def load(self) -> tuple[Kernel, Origin]:
-        """The current state; the default platform is booted on first use."""
+    def _clean_leftovers(self, dirfd: int) -> None:
+        """Remove what killed writers left: every temporary state file (only lock holders
+        make them, and we hold the lock) and cache files whose writer is gone."""
         try:
-            return self._read()
-        except FileNotFoundError:
-            pass
-        with self._locked():
-            if not self.file.exists():
+            names = os.listdir(dirfd)
+        except OSError:
+            return
+        for name in names:
+            if temp_owner(STATE_FILE, name) is not None or (
+                (pid := temp_owner(CACHE_FILE, name)) is not None and not pid_alive(pid)
+            ):
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=dirfd)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The state committed now, held open; the default platform is booted on first use."""
+        snap = open_snapshot(str(self.dir), self.create)
+        if snap.fd is not None:
+            return snap
+        snap.close()
+        with self._locked(self.create) as dirfd:
+            if open_regular_or_none(dirfd, STATE_FILE, self.file) is None:
                 from fake_sysfs.platform.presets import DEFAULT_PRESET, load_preset
 
                 kernel = boot(load_preset(DEFAULT_PRESET))
-                self._write(kernel, Origin("preset", DEFAULT_PRESET))
-            return self._read()
+                self._write(dirfd, kernel, Origin("preset", DEFAULT_PRESET)).close()
+        return open_snapshot(str(self.dir), False)
+
+    def load(self, snap: Snapshot | None = None) -> tuple[Kernel, Origin]:
+        """The state of ``snap`` (default: the state committed now)."""
+        if snap is None:
+            snap = self.snapshot()
+            try:
+                return self._decode(snap)
+            finally:
+                snap.close()
+        return self._decode(snap)
+
+    def _decode(self, snap: Snapshot) -> tuple[Kernel, Origin]:
+        assert snap.fd is not None
+        shown = str(self.file)
+        try:
+            raw = unseal_state(_read_all(snap.fd))
+            data: dict[str, Any] = json.loads(raw)
+        except OSError as e:
+            raise StateError(damaged_state(shown, e.strerror)) from None
+        except ValueError as e:
+            raise StateError(damaged_state(shown, str(e))) from None
+        try:
+            kernel = Kernel.from_json(data["kernel"])
+            origin = Origin(**data["origin"])
+            if not (isinstance(origin.kind, str) and isinstance(origin.source, str)):
+                raise TypeError("origin")
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise StateError(damaged_state(shown, f"damaged: {_reason(e)}")) from None
+        except RecursionError:
+            raise StateError(damaged_state(shown, "damaged: nested too deep")) from None
+        return kernel, origin
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(self, dirfd: int, kernel: Kernel, origin: Origin) -> Snapshot:
+        """Commit ``kernel`` durably (the lock is held). Returns the committed file, open.
+
+        Until the rename, nothing is changed; after it, the state is committed, so what
+        remains (dropping the stale read cache) cannot fail the command."""
+        payload = seal_state(
+            json.dumps(
+                {
+                    "origin": {"kind": origin.kind, "source": origin.source},
+                    "kernel": kernel.to_json(),
+                },
+                separators=(",", ":"),
+            ).encode()
+        )
+        tmp = temp_name(STATE_FILE)
+        fd = -1
+        try:
+            fd = create_new(dirfd, tmp, 0o644)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            self._replace_state(dirfd, tmp)
+            os.fsync(dirfd)
+        except BaseException as e:
+            if fd >= 0:  # only a file this call created is removed, never one in its way
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dirfd)
+            if isinstance(e, OSError):
+                raise StateError(f"cannot write state to {self.dir}: {e.strerror}") from None
+            raise
+        # Answers recorded for the previous state are stale now. The cache names the
+        # generation it belongs to, so one we fail to remove is ignored, never believed.
+        with contextlib.suppress(OSError):
+            os.unlink(CACHE_FILE, dir_fd=dirfd)
+        return Snapshot(str(self.dir), os.dup(dirfd), fd)
+
+    def _replace_state(self, dirfd: int, tmp: str) -> None:
+        """rename(tmp, state.json). Something that is not a file in the way (a directory, a
+        FIFO, a symlink) is a damaged state: it goes, except a non-empty directory."""
+        try:
+            os.replace(tmp, STATE_FILE, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+        except IsADirectoryError:
+            try:
+                os.rmdir(STATE_FILE, dir_fd=dirfd)
+            except OSError:
+                raise StateError(
+                    f"{self.file} is a directory, not a state file; remove it"
+                ) from None
+            os.replace(tmp, STATE_FILE, src_dir_fd=dirfd, dst_dir_fd=dirfd)
 
     def init(self, platform: Platform, origin: Origin, force: bool) -> Kernel:
-        """Boot ``platform`` into a new state. Refuses to replace a state unless forced."""
+        """Boot ``platform`` into a new state. Refuses to replace a state unless forced.
+        Never reads the old state: this is the recovery from a damaged one."""
         kernel = boot(platform)
-        with self._locked():
-            if self.file.exists() and not force:
+        with self._locked(create=True) as dirfd:
+            if not force and _present(dirfd, STATE_FILE):
                 raise StateError(
                     f"a platform is already initialized in {self.dir}; use --force to replace it"
                 )
-            self._write(kernel, origin)
+            self._write(dirfd, kernel, origin).close()
         return kernel
 
     def reset(self) -> tuple[Kernel, Origin]:
         """Reboot the stored platform: every change since boot is discarded."""
-        with self._locked():
+        with self._locked(self.create) as dirfd:
+            fd = open_regular_or_none(dirfd, STATE_FILE, self.file)
+            if fd is None:
+                raise StateError(f"no platform initialized in {self.dir}; run 'fake-sysfs init'")
+            snap = Snapshot(str(self.dir), os.dup(dirfd), fd)
             try:
-                kernel, origin = self._read()
-            except FileNotFoundError:
-                raise StateError(f"no platform initialized in {self.dir}") from None
+                kernel, origin = self._decode(snap)
+            finally:
+                snap.close()
             fresh = boot(kernel.platform)
-            self._write(fresh, origin)
+            self._write(dirfd, fresh, origin).close()
             return fresh, origin
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Kernel]:
-        """Lock, load, let the caller apply a change, save. Nothing is saved if it raises."""
-        self.load()
-        with self._locked():
-            kernel, origin = self._read()
+        """Lock, load, let the caller apply a change, save. Nothing is saved if it raises.
+        Afterwards ``committed`` holds the state file written, open."""
+        self.snapshot().close()  # first use: boot the default platform
+        with self._locked(self.create) as dirfd:
+            fd = open_regular_or_none(dirfd, STATE_FILE, self.file)
+            if fd is None:
+                raise StateError(f"no platform initialized in {self.dir}; run 'fake-sysfs init'")
+            snap = Snapshot(str(self.dir), os.dup(dirfd), fd)
+            try:
+                kernel, origin = self._decode(snap)
+            finally:
+                snap.close()
             yield kernel
-            self._write(kernel, origin)
+            if self.committed is not None:
+                self.committed.close()
+            self.committed = self._write(dirfd, kernel, origin)
+
+
+#: After the generation: the CRC-32 of the whole file, computed with these 8 digits zeroed.
+_CHECK = b'","check":"'
+_CHECK_AT = len(STATE_HEADER) + GENERATION_LEN + len(_CHECK)
+
+
+def seal_state(body: bytes) -> bytes:
+    """The state file for the JSON object ``body``: the same object with a new generation
+    and the checksum as its first members (readers find the generation at a fixed place)."""
+    if not body.startswith(b"{"):
+        raise ValueError("a state is a JSON object")
+    head = STATE_HEADER + new_generation().encode() + _CHECK
+    rest = b'",' + body[1:] if body != b"{}" else b'"}'
+    crc = zlib.crc32(head + b"00000000" + rest)
+    return head + b"%08x" % crc + rest
+
+
+def unseal_state(data: bytes) -> bytes:
+    """``data`` if its header is this version's and its checksum holds; else ValueError
+    saying which. (The bytes stay one JSON object: nothing needs to be cut off.)"""
+    if not data.startswith(STATE_HEADER):
+        if data.startswith(b'{"format":'):
+            raise ValueError(f"written in another format; this version reads {STATE_FORMAT}")
+        raise ValueError("not a state file")
+    digits = data[_CHECK_AT : _CHECK_AT + 8]
+    if data[_CHECK_AT - len(_CHECK) : _CHECK_AT] != _CHECK or len(digits) != 8:
+        raise ValueError("damaged: no checksum")
+    if digits.strip(b"0123456789abcdef"):
+        raise ValueError("damaged: no checksum")
+    crc = int(digits, 16)
+    if zlib.crc32(data[:_CHECK_AT] + b"00000000" + data[_CHECK_AT + 8 :]) != crc:
+        raise ValueError("damaged: checksum mismatch")
+    return data
+
+
+def open_regular_or_none(dirfd: int, name: str, shown: Path) -> int | None:
+    """``open_regular``, with a non-file in the way reported as a damaged state."""
+    try:
+        return open_regular(dirfd, name)
+    except NotRegular as e:
+        raise StateError(damaged_state(str(shown), str(e))) from None
+
+
+def _present(dirfd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _is_regular(fd: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    chunks: list[bytes] = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, max(size - offset, 1 << 16), offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _reason(e: BaseException) -> str:
+    text = getattr(e, "strerror", None) or str(e)
+    return text.splitlines()[0][:200] if text else type(e).__name__
 
 
 def load_platform_source(platform: str | None, qemu: str | None) -> tuple[Platform, Origin]:

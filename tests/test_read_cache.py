@@ -41,7 +41,7 @@ def store(tmp_path: Path) -> StateStore:
 def no_state_load(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make any load of the kernel state fail the test."""
 
-    def refuse(self: StateStore) -> Any:
+    def refuse(self: StateStore, *args: Any) -> Any:
         raise AssertionError("the state was loaded although the cache had every answer")
 
     monkeypatch.setattr(StateStore, "load", refuse)
@@ -197,9 +197,9 @@ def test_new_code_makes_the_cache_stale(store: StateStore, monkeypatch: pytest.M
     loads: list[int] = []
     real_load = StateStore.load
 
-    def counting_load(self: StateStore) -> Any:
+    def counting_load(self: StateStore, *args: Any) -> Any:
         loads.append(1)
-        return real_load(self)
+        return real_load(self, *args)
 
     monkeypatch.setattr(StateStore, "load", counting_load)
     offered(InProcess(StateStore(store.dir)))
@@ -246,11 +246,14 @@ def test_answers_learned_later_are_added(
 
 def test_the_first_use_of_a_state_directory(tmp_path: Path) -> None:
     # No state yet: the default platform is booted, and the cache belongs to that state.
-    frontend = InProcess(StateStore(tmp_path / "fresh"))
+    frontend = InProcess(StateStore(tmp_path / "fresh", create=True))
     names = frontend.listdir("/sys/bus/cxl/devices")
     frontend.close()
     assert "root0" in names
-    assert InProcess(StateStore(tmp_path / "fresh")).listdir("/sys/bus/cxl/devices") == names
+    assert (
+        InProcess(StateStore(tmp_path / "fresh", create=True)).listdir("/sys/bus/cxl/devices")
+        == names
+    )
 
 
 def cxl_list(state: Path, *args: str) -> subprocess.CompletedProcess[bytes]:

@@ -67,7 +67,7 @@ def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 
 
 def test_first_use_boots_the_default_preset(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "a" / "b")
+    store = StateStore(tmp_path / "a" / "b", create=True)
     assert not store.exists()
     kernel, origin = store.load()
     assert store.exists()
@@ -79,12 +79,12 @@ def test_first_use_boots_the_default_preset(tmp_path: Path) -> None:
 
 
 def test_first_use_through_a_transaction_and_the_frontend(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "t")
+    store = StateStore(tmp_path / "t", create=True)
     with store.transaction() as kernel:
         start = counter(kernel)
         bump(kernel)
     assert counter(store.load()[0]) == start + 1
-    fresh = InProcess(StateStore(tmp_path / "f"))
+    fresh = InProcess(StateStore(tmp_path / "f", create=True))
     assert "root0" in fresh.view.listdir("/sys/bus/cxl/devices")
     assert (tmp_path / "f" / "state.json").exists()
 
@@ -304,7 +304,7 @@ def test_concurrent_transactions_serialize(tmp_path: Path) -> None:
 
 def _first_use(directory: str, out: str, go: Any) -> None:
     go.wait()
-    kernel, origin = StateStore(Path(directory)).load()
+    kernel, origin = StateStore(Path(directory), create=True).load()
     Path(out).write_text(json.dumps([origin.kind, origin.source, kernel.to_json()]))
 
 

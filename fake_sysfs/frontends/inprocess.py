@@ -18,7 +18,7 @@ import stat as stat_mod
 
 from fake_sysfs.errors import KernfsError, errno, kerr
 from fake_sysfs.frontends.readcache import MISS, ReadCache
-from fake_sysfs.statedir import default_state_dir
+from fake_sysfs.statedir import default_state_dir, open_snapshot, state_dir_is_explicit
 
 TYPE_CHECKING = False  # typing itself is not imported: see readcache.py
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from fake_sysfs.kernfs.view import Stat, View
+    from fake_sysfs.statedir import Snapshot
     from fake_sysfs.store import StateStore
 
 #: Mode of the /dev/cxl nodes the emulated kernel registers (devtmpfs default).
@@ -38,10 +39,14 @@ def _split(path: str) -> tuple[str, str]:
 
 
 class InProcess:
+    """One process's view of the emulated platform: every answer it gives describes one
+    committed state, the one its snapshot holds (until this process commits a change of its
+    own), however many commits other processes make meanwhile."""
+
     def __init__(self, store: StateStore | None = None) -> None:
         self._store = store
-        self.dir = str(store.dir) if store is not None else default_state_dir()
-        self.cache = ReadCache(self.dir)
+        self.cache = ReadCache()
+        self._snap: Snapshot | None = None
         self._view: View | None = None
         #: /dev nodes of the live view: path -> (mode, major, minor).
         self._devs: dict[str, tuple[int, int, int]] | None = None
@@ -49,33 +54,52 @@ class InProcess:
     @property
     def store(self) -> StateStore:
         if self._store is None:
-            from pathlib import Path
-
             from fake_sysfs.store import StateStore
 
-            self._store = StateStore(Path(self.dir))
+            self._store = StateStore()
         return self._store
+
+    def _snapshot(self) -> Snapshot:
+        """The committed state this process answers for, opened on first use. Cheap when a
+        state exists (no kernel import); the first use of a directory boots the default."""
+        if self._snap is None:
+            if self._store is None:
+                snap = open_snapshot(default_state_dir(), not state_dir_is_explicit())
+            else:
+                snap = open_snapshot(str(self._store.dir), self._store.create)
+            if snap.fd is None:
+                snap.close()
+                snap = self.store.snapshot()
+            self._snap = snap
+            self.cache.attach(snap)
+        return self._snap
 
     @property
     def view(self) -> View:
-        """A live view of the committed state (loaded once; a write replaces it)."""
+        """A live view of the snapshot's state (loaded once; a write replaces it)."""
         if self._view is None:
             from fake_sysfs.kernfs.view import View
 
-            kernel, _ = self.store.load()
+            kernel, _ = self.store.load(self._snapshot())
             self._view = View(kernel)
-            self.cache.adopt(self.store.loaded_identity)
         return self._view
 
     def close(self) -> None:
         """Save what this process learned for the next ones."""
-        self.cache.save()
+        if self._snap is not None:
+            self.cache.save()
+            self._snap.close()
+            self._snap = None
+        self._view = None
+        self._devs = None
 
     # -- reads -----------------------------------------------------------------------------
 
     def _answer(self, path: str, kind: str, live: Callable[[str], Any]) -> Any:
         """The recorded answer of ``kind`` for ``path``, else ``live(path)`` recorded.
         Answers are recorded under the path's directory; an int answer is an errno."""
+        if self._snap is None:
+            self._snapshot()
         head, name = _split(path)
         answer = self.cache.get(head, kind + name)
         if answer is MISS:
@@ -99,6 +123,8 @@ class InProcess:
     def read_many(self, directory: str, names: list[str]) -> list[bytes | OSError]:
         """``read`` of each ``directory/name`` (a name may be ``sub/attr``): the bytes or
         the error, in order."""
+        if self._snap is None:
+            self._snapshot()
         # The common case, a listing reading a device's attributes again, is one group
         # lookup and then one dict lookup per name.
         answers = self.cache.group(directory) or {}
@@ -138,6 +164,8 @@ class InProcess:
         return self._listing(path, "s" + prefix, prefix)
 
     def _listing(self, path: str, key: str, prefix: str | None) -> list[str]:
+        if self._snap is None:
+            self._snapshot()
         answer = self.cache.get(path, key)
         if answer is MISS:
             try:
@@ -221,6 +249,8 @@ class InProcess:
     def write(self, path: str, data: bytes) -> int:
         """One store; returns the byte count. A store that changes the kernel is a state
         transaction; a pure one is answered like a read (it depends on the data only)."""
+        if self._snap is None:
+            self._snapshot()
         head, name = _split(path)
         key = b"w" + os.fsencode(name) + b"\0" + data
         answer = self.cache.get(head, key)
@@ -240,7 +270,14 @@ class InProcess:
 
         with self.store.transaction() as kernel:
             count = View(kernel).write(path, data)
+        # From now on this process answers for the state it committed.
+        committed = self.store.committed
+        assert committed is not None
+        self.store.committed = None
+        if self._snap is not None:
+            self._snap.close()
+        self._snap = committed
+        self.cache.attach(committed)
         self._view = View(kernel)
         self._devs = None
-        self.cache.adopt(self.store.loaded_identity)
         return count

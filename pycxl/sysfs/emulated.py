@@ -18,12 +18,19 @@ from pycxl.sysfs.base import DevStat, Sysfs, SysfsUnavailable
 TYPE_CHECKING = False  # typing costs every run its import
 if TYPE_CHECKING:
     from fake_sysfs.kernfs.view import View
+    from fake_sysfs.statedir import Snapshot
 
 
 class _Frontend(InProcess):
-    """The frontend, with an unusable state (damaged state file, unwritable state
-    directory) reported as SysfsUnavailable, one line. Only loading the state and
-    committing a store can meet one, so those are the two places that translate."""
+    """The frontend, with an unusable state (damaged state file, unsafe or missing state
+    directory) reported as SysfsUnavailable, one line. Only opening the state, loading it
+    and committing a store can meet one, so those are the three places that translate."""
+
+    def _snapshot(self) -> Snapshot:
+        try:
+            return super()._snapshot()
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
 
     @property
     def view(self) -> View:
