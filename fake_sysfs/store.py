@@ -357,6 +357,18 @@ def _reason(e: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(e).__name__
 
 
+def _exists(name: str) -> bool:
+    """Whether a platform file of this name is there; a name no file can have (too long,
+    a NUL in it) is a clean refusal, not an internal error."""
+    try:
+        os.stat(name)
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError) as e:
+        raise PlatformError(f"platform file {name[:80]!r}: {_reason(e)}") from None
+    return True
+
+
 def load_platform_source(platform: str | None, qemu: str | None) -> tuple[Platform, Origin]:
     """A platform from a preset name, a platform file, or a QEMU command line."""
     if platform is not None and qemu is not None:
@@ -367,12 +379,14 @@ def load_platform_source(platform: str | None, qemu: str | None) -> tuple[Platfo
         return parse_qemu(qemu), Origin("qemu", qemu)
     from fake_sysfs.platform.presets import DEFAULT_PRESET, load_preset, preset_names
 
+    if platform == "":
+        raise PlatformError("--platform: the name is empty")
     name = platform or DEFAULT_PRESET
     is_preset = name in preset_names() or name.startswith("scale")
-    if not is_preset and Path(name).exists():
+    if not is_preset and _exists(name):
         from fake_sysfs.platform.toml_file import load_platform_file
 
-        return load_platform_file(Path(name)), Origin("file", str(Path(name).resolve()))
+        return load_platform_file(Path(name)), Origin("file", os.path.abspath(name))
     if not is_preset and ("/" in name or name.endswith(".toml")):
         raise PlatformError(f"platform file {name!r} does not exist")
     return load_preset(name), Origin("preset", name)

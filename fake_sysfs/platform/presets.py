@@ -25,7 +25,8 @@ from fake_sysfs.platform.model import (
     Type3Device,
     Window,
 )
-from fake_sysfs.platform.validate import finalize
+from fake_sysfs.platform.text import brief, quote
+from fake_sysfs.platform.validate import MAX_MEMDEVS, PCI_DEVICES_PER_BUS, finalize
 
 DEFAULT_PRESET = "qemu-mixed"
 
@@ -270,23 +271,70 @@ class ScaleShape:
 _SCALE_SIZES = {64: ScaleShape(4, 4, 4), 256: ScaleShape(4, 4, 16), 1024: ScaleShape(8, 8, 16)}
 
 
+#: scale:HxR[xS] bounds: H host bridges, R root ports per host bridge (a PCI bus has 32
+#: device numbers), S downstream ports per switch (idem), 0 for no switches.
+SCALE_MAX_HOST_BRIDGES = 64
+SCALE_MAX_ROOT_PORTS = PCI_DEVICES_PER_BUS
+SCALE_MAX_SWITCH_PORTS = PCI_DEVICES_PER_BUS
+#: The root bus number of every generated host bridge; the buses below it end at 0xff.
+SCALE_BUS_NR = 0x0C
+_SCALE_NAME = re.compile(r"scale:([0-9]{1,6})x([0-9]{1,6})(?:x([0-9]{1,6}))?")
+
+
 def scale_shape(name: str) -> ScaleShape | None:
-    """``scale-N`` (N in 64, 256, 1024) or ``scale:HxR[xS]``; None if not a scale name."""
-    m = re.fullmatch(r"scale-(\d+)", name)
-    if m:
-        count = int(m.group(1))
-        if count not in _SCALE_SIZES:
-            sizes = ", ".join(f"scale-{n}" for n in _SCALE_SIZES)
-            raise PlatformError(f"unknown scale preset {name!r} (use {sizes} or scale:HxRxS)")
+    """``scale-N`` (N in 64, 256, 1024) or ``scale:HxR[xS]``; None if not a scale name.
+
+    Numbers are ASCII decimal digits; a shape beyond the bounds is refused here, before
+    anything is built.
+    """
+    if name.startswith("scale-"):
+        sizes = {str(n): n for n in _SCALE_SIZES}
+        count = sizes.get(name.removeprefix("scale-"))
+        if count is None:
+            choices = ", ".join(f"scale-{n}" for n in _SCALE_SIZES)
+            raise PlatformError(
+                f"unknown scale preset {quote(name)} (use {choices} or scale:HxRxS)"
+            )
         return _SCALE_SIZES[count]
-    m = re.fullmatch(r"scale:(\d+)x(\d+)(?:x(\d+))?", name)
+    m = _SCALE_NAME.fullmatch(name)
     if m:
-        return ScaleShape(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+        shape = ScaleShape(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+        _check_shape(shape, name)
+        return shape
     if name.startswith("scale"):
         raise PlatformError(
-            f"bad scale preset {name!r}: use scale-64, scale-256, scale-1024 or scale:HxRxS"
+            f"bad scale preset {quote(name)}: use scale-64, scale-256, scale-1024 or "
+            "scale:HxR or scale:HxRxS (H, R, S decimal numbers)"
         )
     return None
+
+
+def _check_shape(shape: ScaleShape, name: str) -> None:
+    where = brief(name)
+    if not 1 <= shape.host_bridges <= SCALE_MAX_HOST_BRIDGES:
+        raise PlatformError(f"{where}: use 1 to {SCALE_MAX_HOST_BRIDGES} host bridges")
+    if not 1 <= shape.root_ports <= SCALE_MAX_ROOT_PORTS:
+        raise PlatformError(
+            f"{where}: use 1 to {SCALE_MAX_ROOT_PORTS} root ports (a PCI bus has "
+            f"{PCI_DEVICES_PER_BUS} device numbers)"
+        )
+    if not 0 <= shape.switch_ports <= SCALE_MAX_SWITCH_PORTS:
+        raise PlatformError(
+            f"{where}: use 0 to {SCALE_MAX_SWITCH_PORTS} switch ports (a PCI bus has "
+            f"{PCI_DEVICES_PER_BUS} device numbers)"
+        )
+    # Each root port takes a bus; with a switch, also the switch's internal bus and one per
+    # downstream port.
+    per_root_port = 1 + (shape.switch_ports + 1 if shape.switch_ports else 0)
+    buses = shape.root_ports * per_root_port
+    if SCALE_BUS_NR + buses > 0xFF:
+        raise PlatformError(
+            f"{where}: each host bridge needs {buses} PCI buses below bus {SCALE_BUS_NR:#x}, "
+            f"more than the {0xFF - SCALE_BUS_NR} left (fewer root ports or switch ports)"
+        )
+    memdevs = shape.host_bridges * shape.root_ports * max(shape.switch_ports, 1)
+    if memdevs > MAX_MEMDEVS:
+        raise PlatformError(f"{where}: {memdevs} memdevs exceed the limit of {MAX_MEMDEVS}")
 
 
 def scale(shape: ScaleShape, name: str) -> Platform:
@@ -296,10 +344,7 @@ def scale(shape: ScaleShape, name: str) -> Platform:
     windows are one interleaving every host bridge (when the count is a valid CFMWS way
     count) plus one per host bridge.
     """
-    if not 1 <= shape.host_bridges <= 64 or not 1 <= shape.root_ports <= 32:
-        raise PlatformError(f"{name}: use 1..64 host bridges and 1..32 root ports")
-    if not 0 <= shape.switch_ports <= 64:
-        raise PlatformError(f"{name}: use 0..64 switch ports")
+    _check_shape(shape, name)
     serial = 0
 
     def device() -> Type3Device:
@@ -320,7 +365,7 @@ def scale(shape: ScaleShape, name: str) -> Platform:
                 rps.append(RootPort(port=r, switch=sw))
             else:
                 rps.append(RootPort(port=r, device=device()))
-        hbs.append(HostBridge(uid=h, root_ports=rps, bus_nr=0x0C, segment=h))
+        hbs.append(HostBridge(uid=h, root_ports=rps, bus_nr=SCALE_BUS_NR, segment=h))
     uids = [hb.uid for hb in hbs]
     windows = []
     if len(uids) in (2, 3, 4, 6, 8, 12, 16):
@@ -363,4 +408,4 @@ def load_preset(name: str) -> Platform:
     shape = scale_shape(name)
     if shape is not None:
         return finalize(scale(shape, name))
-    raise PlatformError(f"unknown preset {name!r} (see 'fake-sysfs presets')")
+    raise PlatformError(f"unknown preset {quote(name)} (see 'fake-sysfs presets')")

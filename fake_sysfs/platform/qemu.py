@@ -11,6 +11,16 @@ Linux guest sees of CXL, and ignores the rest:
 * ``-device pxb-cxl|cxl-rp|cxl-upstream|cxl-downstream|cxl-type3``: the topology;
 * ``-numa node``: only counted, to check ``pxb-cxl,numa_node=``.
 
+Other devices are skipped, except that a device model whose name mentions CXL must be one
+of QEMU's: ``cxl-switch-mailbox-cci`` (a PCI function with class code 0x0c0b that Linux
+binds no CXL driver to, so the guest's CXL subsystem shows nothing of it) and
+``i2c_mctp_cxl`` (an I2C endpoint for a fabric manager, invisible to the guest) are checked
+and skipped, and any other, such as ``cxl-typo``, is refused.
+
+Sizes are read as QEMU reads them (:mod:`fake_sysfs.platform.sizes`), ``-m`` included: a
+suffix-less ``-m`` size is in MiB, ``-m 0`` means QEMU's default, and RAM is rounded up
+to 8 KiB.
+
 Every mistake becomes a one-line :class:`PlatformError` that names the culprit. The result is
 validated, its windows placed and its devices named by :func:`finalize`.
 
@@ -23,6 +33,7 @@ bus; dynamic capacity devices are refused.
 
 from __future__ import annotations
 
+import difflib
 import json
 import posixpath
 import re
@@ -42,8 +53,9 @@ from fake_sysfs.platform.model import (
     Type3Device,
     Window,
 )
-from fake_sysfs.platform.sizes import parse_size
-from fake_sysfs.platform.validate import finalize
+from fake_sysfs.platform.sizes import U64_MAX, parse_size
+from fake_sysfs.platform.text import DIGITS, brief, check_id, quote
+from fake_sysfs.platform.validate import PHYS_ADDR_LIMIT, finalize
 
 #: HDM decoders per component (``CXL_HDM_DECODER_COUNT`` in current QEMU; 7.2 had 1).
 QEMU_HDM_DECODERS = 4
@@ -55,8 +67,10 @@ QEMU_HOST_BRIDGE_TARGETS = 8
 #: hw/pci-bridge/cxl_upstream.c overrides the common 1 with 8.
 QEMU_SWITCH_TARGETS = 8
 
-#: QEMU's RAM size when there is no ``-m``.
+#: QEMU's RAM size when there is no ``-m`` (or ``-m 0``).
 DEFAULT_RAM = 128 * MiB
+#: QEMU rounds the RAM size up to a multiple of this.
+RAM_ALIGN = 8 * 1024
 #: q35 keeps at most this much RAM below 4 GiB (2 GiB once RAM reaches it).
 Q35_LOWMEM_LIMIT = 0xB000_0000
 #: The CXL host bridge register area QEMU maps before the first window.
@@ -207,14 +221,22 @@ _DEVICE_BOOLS = frozenset(
 )
 _DYNAMIC_CAPACITY_KEYS = ("num-dc-regions", "volatile-dc-memdev")
 
+#: QEMU's other CXL device models, which the guest's CXL subsystem does not show: checked,
+#: then skipped. ``target`` names the switch upstream port whose CCI the device is.
+_IGNORED_CXL_DEVICES: dict[str, frozenset[str]] = {
+    "cxl-switch-mailbox-cci": _PCI_KEYS | {"target"},
+    "i2c_mctp_cxl": frozenset({"bus", "id", "address", "target"}),
+}
+#: Every CXL device model of QEMU (hw/cxl, hw/mem/cxl_type3.c, hw/pci-bridge).
+QEMU_CXL_MODELS = (*_DEVICE_KEYS, *_IGNORED_CXL_DEVICES)
+
 _BOOL_VALUES = {"on": True, "yes": True, "true": True, "y": True}
 _BOOL_VALUES |= {"off": False, "no": False, "false": False, "n": False}
 _UINT_RE = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
 _ADDR_RE = re.compile(r"(?:0[xX])?([0-9a-fA-F]{1,8})(?:\.([0-7]))?")
-_FMW_RE = re.compile(r"cxl-fmw\.(\d{1,6})\.(.+)")
-_TARGET_RE = re.compile(r"targets\.(\d{1,6})")
-_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
-_BINARY_RE = re.compile(r"qemu-system-[\w.+-]+|qemu-kvm")
+_FMW_RE = re.compile(r"cxl-fmw\.([0-9]{1,6})\.(.+)")
+_TARGET_RE = re.compile(r"targets\.([0-9]{1,6})")
+_BINARY_RE = re.compile(r"qemu-system-[\w.+-]+|qemu-kvm", re.ASCII)
 
 
 # --- small parsers ------------------------------------------------------------------------
@@ -222,14 +244,14 @@ _BINARY_RE = re.compile(r"qemu-system-[\w.+-]+|qemu-kvm")
 
 def _parse_bool(value: str, what: str) -> bool:
     if value not in _BOOL_VALUES:
-        raise PlatformError(f"{what}: expected on or off, got {value!r}")
+        raise PlatformError(f"{what}: expected on or off, got {quote(value)}")
     return _BOOL_VALUES[value]
 
 
 def _parse_uint(value: str, what: str, maximum: int) -> int:
     """An unsigned integer the way QEMU's integer properties read it (base 0: 0x.., 0..)."""
     if len(value) > 64 or not _UINT_RE.fullmatch(value):
-        raise PlatformError(f"{what}: not a number: {value!r}")
+        raise PlatformError(f"{what}: not a number: {quote(value)}")
     if value[:2] in ("0x", "0X"):
         number = int(value[2:], 16)
     elif value.startswith("0"):
@@ -239,21 +261,6 @@ def _parse_uint(value: str, what: str, maximum: int) -> int:
     if number > maximum:
         raise PlatformError(f"{what}: {value} is out of range (at most {maximum})")
     return number
-
-
-def _brief(text: str, limit: int = 72) -> str:
-    """``text`` fit for a one-line message: control characters escaped, long text cut."""
-    shown = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
-    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
-
-
-def _check_id(value: str, where: str) -> None:
-    # QEMU's id_wellformed(): a letter, then letters, digits, '-', '.' and '_'.
-    if not _ID_RE.fullmatch(value):
-        raise PlatformError(
-            f"{where}: id {value!r} is not an identifier "
-            "(a letter, then letters, digits, '-', '.' or '_')"
-        )
 
 
 def _round_up(value: int, align: int) -> int:
@@ -303,17 +310,17 @@ def _parse_opts(arg: str, option: str, implied: str | None) -> _Opts:
                 head = part
                 continue
             if not part:
-                raise PlatformError(f"{option} {_brief(arg)}: empty option in the list")
-            raise PlatformError(f"{option} {_brief(arg)}: expected key=value, got {part!r}")
+                raise PlatformError(f"{option} {brief(arg)}: empty option in the list")
+            raise PlatformError(f"{option} {brief(arg)}: expected key=value, got {quote(part)}")
         key, value = part.split("=", 1)
         if not key:
-            raise PlatformError(f"{option} {_brief(arg)}: option without a name in {part!r}")
+            raise PlatformError(f"{option} {brief(arg)}: option without a name in {quote(part)}")
         if key in pairs:
-            raise PlatformError(f"{option} {_brief(arg)}: option {key!r} given twice")
+            raise PlatformError(f"{option} {brief(arg)}: option {quote(key)} given twice")
         pairs[key] = value
     if implied is not None and implied in pairs:
         if head is not None:
-            raise PlatformError(f"{option} {_brief(arg)}: {implied} given twice")
+            raise PlatformError(f"{option} {brief(arg)}: {implied} given twice")
         head = pairs.pop(implied)
     return _Opts(head, pairs)
 
@@ -323,9 +330,9 @@ def _parse_json_opts(arg: str, option: str, implied: str) -> _Opts:
     try:
         data = json.loads(arg)
     except (ValueError, RecursionError):
-        raise PlatformError(f"{option} {_brief(arg)}: malformed JSON") from None
+        raise PlatformError(f"{option} {brief(arg)}: malformed JSON") from None
     if not isinstance(data, dict):
-        raise PlatformError(f"{option} {_brief(arg)}: expected a JSON object")
+        raise PlatformError(f"{option} {brief(arg)}: expected a JSON object")
     pairs: dict[str, str] = {}
     for key, value in data.items():
         if isinstance(value, bool):
@@ -455,9 +462,9 @@ class _CommandLine:
     def fmw_option(self, key: str, value: str) -> None:
         match = _FMW_RE.fullmatch(key)
         if match is None:
-            raise PlatformError(f"{_brief(key)}: malformed window option (use cxl-fmw.N.<option>)")
+            raise PlatformError(f"{brief(key)}: malformed window option (use cxl-fmw.N.<option>)")
         if key in self.fmw_keys:
-            raise PlatformError(f"{_brief(key)}: given twice")
+            raise PlatformError(f"{brief(key)}: given twice")
         self.fmw_keys.add(key)
         index = int(match.group(1))
         spec = self.windows.setdefault(
@@ -476,7 +483,7 @@ class _CommandLine:
             spec.granularity = value
         else:
             raise PlatformError(
-                f"{_brief(key)}: unknown window option {_brief(sub)!r} "
+                f"{brief(key)}: unknown window option {quote(sub)} "
                 "(use targets.N, size or interleave-granularity)"
             )
 
@@ -507,13 +514,13 @@ class _CommandLine:
         opts = _option_list(arg, option, "qom-type")
         qom_type = opts.head
         if qom_type is None:
-            raise PlatformError(f"{option} {_brief(arg)}: missing the object type")
-        where = f"{option} {_brief(qom_type)},..."
+            raise PlatformError(f"{option} {brief(arg)}: missing the object type")
+        where = f"{option} {brief(qom_type)},..."
         object_id = opts.pairs.get("id")
         if object_id is None:
             raise PlatformError(f"{where}: id is required")
-        _check_id(object_id, where)
-        where = f"{option} {_brief(qom_type)},id={object_id},..."
+        check_id(object_id, where)
+        where = f"{option} {brief(qom_type)},id={object_id},..."
         if object_id in self.objects:
             raise PlatformError(f"{where}: duplicate object id {object_id!r}")
         if qom_type not in _MEMORY_BACKENDS:
@@ -526,7 +533,7 @@ class _CommandLine:
                 _parse_bool(value, f"{where}: {key}")
         size: int | None = None
         if "size" in opts.pairs:
-            size = parse_size(opts.pairs["size"], f"{where}: size")
+            size = parse_size(opts.pairs["size"], f"{where}: size", qemu=True)
             if size == 0:
                 raise PlatformError(f"{where}: size must not be 0")
         self.objects[object_id] = _Backend(qom_type, size)
@@ -535,20 +542,24 @@ class _CommandLine:
         opts = _option_list(arg, option, "driver")
         driver = opts.head
         if driver is None:
-            raise PlatformError(f"{option} {_brief(arg)}: missing the device driver")
+            raise PlatformError(f"{option} {brief(arg)}: missing the device driver")
         self.device_count += 1
         device_id = opts.pairs.get("id")
         if device_id is not None:
-            _check_id(device_id, f"{option} {_brief(driver)},...")
+            check_id(device_id, f"{option} {brief(driver)},...")
             if device_id in self.device_ids:
                 other = self.device_ids[device_id][0]
                 raise PlatformError(
-                    f"{option} {_brief(driver)},id={device_id}: duplicate id {device_id!r} "
-                    f"(already used by a {_brief(other)})"
+                    f"{option} {brief(driver)},id={device_id}: duplicate id {device_id!r} "
+                    f"(already used by a {brief(other)})"
                 )
             self.device_ids[device_id] = (driver, self.device_count)
         allowed = _DEVICE_KEYS.get(driver)
         if allowed is None:
+            if driver in _IGNORED_CXL_DEVICES:
+                self.ignored_device(option, driver, opts.pairs)
+            elif "cxl" in driver.lower():
+                raise PlatformError(_unknown_cxl_model(option, driver))
             return  # e1000, virtio-*, pcie-root-port, ...: nothing a CXL guest sees
         count = self.driver_counts.get(driver, 0) + 1
         self.driver_counts[driver] = count
@@ -557,10 +568,32 @@ class _CommandLine:
             if key in _DYNAMIC_CAPACITY_KEYS and driver == "cxl-type3":
                 raise PlatformError(f"{who}: dynamic capacity ({key}) is not modeled by fake_sysfs")
             if key not in allowed:
-                raise PlatformError(f"{option} {driver},...: unknown option {key!r}")
+                raise PlatformError(f"{option} {driver},...: unknown option {quote(key)}")
             if key in _DEVICE_BOOLS:
                 _parse_bool(opts.pairs[key], f"{who}: {key}")
         self.devices.append(_Device(driver, opts.pairs, self.device_count, who))
+
+    def ignored_device(self, option: str, driver: str, pairs: dict[str, str]) -> None:
+        """A CXL device model the guest's CXL subsystem does not show: its options are
+        checked, and its ``target`` must be a device created before it (for a switch CCI,
+        the switch's upstream port)."""
+        who = f"{driver} {pairs['id']}" if "id" in pairs else driver
+        for key, value in pairs.items():
+            if key not in _IGNORED_CXL_DEVICES[driver]:
+                raise PlatformError(f"{option} {driver},...: unknown option {quote(key)}")
+            if key in _DEVICE_BOOLS:
+                _parse_bool(value, f"{who}: {key}")
+        target = pairs.get("target")
+        if target is None:
+            raise PlatformError(f"{who}: target= is required (QEMU: Target not set)")
+        defined = self.device_ids.get(target)
+        if defined is None or defined[1] >= self.device_count:
+            raise PlatformError(f"{who}: target {quote(target)} is not a device created before it")
+        if driver == "cxl-switch-mailbox-cci" and defined[0] != "cxl-upstream":
+            raise PlatformError(
+                f"{who}: target {quote(target)} is a {brief(defined[0])}, "
+                "not a cxl-upstream switch port"
+            )
 
     # -- building ---------------------------------------------------------------------------
 
@@ -619,7 +652,7 @@ class _CommandLine:
         if kind in ("q35", "virt") or kind.startswith(("pc-q35-", "virt-")):
             return
         raise PlatformError(
-            f"-machine {_brief(kind)}: this machine type has no CXL (use q35 or virt)"
+            f"-machine {brief(kind)}: this machine type has no CXL (use q35 or virt)"
         )
 
     def resolve_bus(
@@ -731,7 +764,7 @@ class _CommandLine:
         if _parse_bool(opts.get("hdm-db", "off"), f"{dev.who}: hdm-db") and not flit:
             raise PlatformError(f"{dev.who}: hdm-db=on requires x-256b-flit=on")
         if "size" in opts:
-            parse_size(opts["size"], f"{dev.who}: size")
+            parse_size(opts["size"], f"{dev.who}: size", qemu=True)
         serial = None
         if "sn" in opts:
             serial = _parse_uint(opts["sn"], f"{dev.who}: sn", (1 << 64) - 1)
@@ -803,17 +836,21 @@ class _CommandLine:
         approximation.
         """
         where = "-m"
-        ram = DEFAULT_RAM
+        ram = 0
         if "size" in self.memory:
             text = self.memory["size"]
-            ram = parse_size(text, f"{where}: size")
-            if text[-1:].isdigit():  # QEMU reads a suffix-less -m size in MiB
-                ram *= MiB
-            if ram == 0:
-                raise PlatformError(f"{where}: RAM size must not be 0")
+            ram = parse_size(text, f"{where}: size", qemu=True)
+            if ram and text[-1:] in DIGITS:
+                # QEMU reads a suffix-less size in MiB, by appending "M" (so not in hex).
+                ram = parse_size(text + "M", f"{where}: size (MiB without a suffix)", qemu=True)
+        if ram == 0:
+            ram = DEFAULT_RAM  # -m 0 is QEMU's default, as no -m
+        ram = _round_up(ram, RAM_ALIGN)
+        if ram > U64_MAX:
+            raise PlatformError(f"{where}: RAM size too large")
         maxmem = ram
         if "maxmem" in self.memory:
-            maxmem = parse_size(self.memory["maxmem"], f"{where}: maxmem")
+            maxmem = parse_size(self.memory["maxmem"], f"{where}: maxmem", qemu=True)
             if maxmem < ram:
                 raise PlatformError(
                     f"{where}: maxmem {maxmem:#x} is smaller than the RAM size {ram:#x}"
@@ -828,7 +865,19 @@ class _CommandLine:
             cxl_base = device_memory + (maxmem - ram) + slots * GiB
         else:
             cxl_base = _round_up(above_4g_end, GiB)
+        if cxl_base > PHYS_ADDR_LIMIT:
+            raise PlatformError(
+                f"{where}: RAM and hotplug memory end at {cxl_base:#x}, beyond the "
+                "52-bit physical address space"
+            )
         return ram, _round_up(cxl_base + CXL_HOST_REG_SIZE, FMW_ALIGN)
+
+
+def _unknown_cxl_model(option: str, driver: str) -> str:
+    known = ", ".join(QEMU_CXL_MODELS)
+    guess = difflib.get_close_matches(driver[:64], QEMU_CXL_MODELS, n=1)
+    hint = f"did you mean {guess[0]}? " if guess else ""
+    return f"{option} {brief(driver)}: not a CXL device model of QEMU ({hint}QEMU has {known})"
 
 
 def _check_common(dev: _Device) -> None:
@@ -869,10 +918,10 @@ def _window(spec: _WindowSpec, nodes: dict[str, _Node]) -> Window:
         uids.append(node.hb.uid)
     if spec.size is None:
         raise PlatformError(f"{where}: {spec.key_prefix}size is required")
-    size = parse_size(spec.size, f"{where}: size")
+    size = parse_size(spec.size, f"{where}: size", qemu=True)
     granularity = 256
     if spec.granularity is not None:
-        granularity = parse_size(spec.granularity, f"{where}: interleave-granularity")
+        granularity = parse_size(spec.granularity, f"{where}: interleave-granularity", qemu=True)
     # QEMU's CFMWS: restrictions 0x0f (type 2, type 3, volatile, persistent), QTG 0, modulo.
     return Window(
         size=size,
@@ -912,16 +961,16 @@ def parse_qemu(cmdline: str, name: str = "qemu") -> Platform:
         option = token[1:] if token.startswith("--") else token
         option_name = option[1:]
         if not option.startswith("-") or not option_name or option_name.startswith("-"):
-            after = f" after {_brief(previous, 40)}" if previous else ""
+            after = f" after {brief(previous, 40)}" if previous else ""
             raise PlatformError(
-                f"malformed QEMU command line: expected an option{after}, got {_brief(token)!r}"
+                f"malformed QEMU command line: expected an option{after}, got {quote(token)}"
             )
         if option_name in NO_ARG_OPTIONS:
             previous = token
             i += 1
             continue
         if i + 1 >= len(tokens):
-            raise PlatformError(f"{_brief(token)}: missing argument")
+            raise PlatformError(f"{brief(token)}: missing argument")
         parsed.option(token, option_name, tokens[i + 1])
         previous = f"{token} {tokens[i + 1]}"
         i += 2

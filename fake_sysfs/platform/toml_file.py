@@ -17,11 +17,15 @@ Example::
     size = "4G"
 
 Every key is checked: an unknown key, a wrong type or a bad value is refused with one line
-naming where it is (``host_bridge[0].root_port[1].device.rams: unknown key``).
+naming where it is (``host_bridge[0].root_port[1].device.rams: unknown key``). Labels are
+identifiers as QEMU accepts them (they name directories below /sys), integers stay within
+64 bits, and a file is at most 16 MiB (:data:`MAX_FILE_SIZE`).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -37,10 +41,18 @@ from fake_sysfs.platform.model import (
     Type3Device,
     Window,
 )
-from fake_sysfs.platform.sizes import parse_size
-from fake_sysfs.platform.validate import finalize
+from fake_sysfs.platform.sizes import U64_MAX, parse_size
+from fake_sysfs.platform.text import check_label, check_line, quote, show_int
+from fake_sysfs.platform.validate import MAX_NUMA_NODE, MAX_QOS_CLASS, finalize
 
 Table = dict[str, Any]
+
+#: The largest platform file read. The largest platform accepted (16384 devices, every key
+#: written out) takes about 8 MiB of TOML.
+MAX_FILE_SIZE = 16 << 20
+#: Integers outside these bounds are refused whatever the key (TOML's own are i64; serial
+#: numbers are unsigned 64-bit).
+I64_MIN = -(1 << 63)
 
 
 class _Reader:
@@ -69,9 +81,17 @@ class _Reader:
                 raise PlatformError(f"{self.where}: missing required key '{key}'")
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            raise PlatformError(f"{self.where}.{key}: expected an integer, got {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise PlatformError(f"{self.where}.{key}: {value} is out of range")
+            raise PlatformError(
+                f"{self.where}.{key}: expected an integer, got {quote(value)}".lstrip(".")
+            )
+        low = I64_MIN if lo is None else lo
+        high = U64_MAX if hi is None else hi
+        if not low <= value <= high:
+            raise PlatformError(
+                f"{self.where}.{key}: {show_int(value)} is out of range ({low} to {high})".lstrip(
+                    "."
+                )
+            )
         return value
 
     def get_size(self, key: str, default: int | None = None) -> int:
@@ -87,7 +107,14 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, str):
-            raise PlatformError(f"{self.where}.{key}: expected a string, got {value!r}")
+            raise PlatformError(
+                f"{self.where}.{key}: expected a string, got {quote(value)}".lstrip(".")
+            )
+        return value
+
+    def get_label(self, key: str = "label") -> str:
+        value = self.get_str(key, "")
+        check_label(value, f"{self.where}.{key}".lstrip("."))
         return value
 
     def get_bool(self, key: str, default: bool) -> bool:
@@ -95,7 +122,9 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise PlatformError(f"{self.where}.{key}: expected true or false, got {value!r}")
+            raise PlatformError(
+                f"{self.where}.{key}: expected true or false, got {quote(value)}".lstrip(".")
+            )
         return value
 
     def tables(self, key: str) -> list[_Reader]:
@@ -129,9 +158,11 @@ def _device(r: _Reader) -> Type3Device:
         if raw is False:
             qos = None
         elif isinstance(raw, bool) or not isinstance(raw, int):
-            raise PlatformError(f"{r.where}.qos_class: expected an integer or false, got {raw!r}")
+            raise PlatformError(
+                f"{r.where}.qos_class: expected an integer or false, got {quote(raw)}"
+            )
         else:
-            qos = raw
+            qos = r.get_int("qos_class", lo=0, hi=MAX_QOS_CLASS)
     serial = None
     if r.has("serial"):
         serial = r.get_int("serial", lo=0, hi=(1 << 64) - 1)
@@ -140,12 +171,12 @@ def _device(r: _Reader) -> Type3Device:
         pmem_size=r.get_size("pmem", 0),
         lsa_size=r.get_size("lsa", 0),
         serial=serial,
-        numa_node=r.get_int("numa_node", -1, lo=-1),
+        numa_node=r.get_int("numa_node", -1, lo=-1, hi=MAX_NUMA_NODE),
         firmware_version=r.get_str("firmware_version", "BWFW VERSION 00"),
         payload_max=r.get_int("payload_max", 2048),
         decoders=r.get_int("decoders", 4),
         qos_class=qos,
-        label=r.get_str("label", ""),
+        label=r.get_label(),
     )
     r.done()
     return dev
@@ -155,7 +186,7 @@ def _switch(r: _Reader) -> Switch:
     sw = Switch(
         decoders=r.get_int("decoders", 4),
         targets=r.get_int("targets", 8),
-        label=r.get_str("label", ""),
+        label=r.get_label(),
     )
     for p in r.tables("port"):
         dev = p.table_or_none("device")
@@ -163,7 +194,7 @@ def _switch(r: _Reader) -> Switch:
             SwitchPort(
                 port=p.get_int("port", lo=0, hi=255),
                 device=_device(dev) if dev is not None else None,
-                label=p.get_str("label", ""),
+                label=p.get_label(),
             )
         )
         p.done()
@@ -180,7 +211,7 @@ def _host_bridge(r: _Reader) -> HostBridge:
         decoders=r.get_int("decoders", 4),
         targets=r.get_int("targets", 8),
         rch=r.get_bool("rch", False),
-        label=r.get_str("label", ""),
+        label=r.get_label(),
     )
     rcd = r.table_or_none("device")
     if rcd is not None:
@@ -194,7 +225,7 @@ def _host_bridge(r: _Reader) -> HostBridge:
                 port=p.get_int("port", lo=0, hi=255),
                 device=_device(dev) if dev is not None else None,
                 switch=_switch(sw) if sw is not None else None,
-                label=p.get_str("label", ""),
+                label=p.get_label(),
             )
         )
         p.done()
@@ -205,7 +236,7 @@ def _host_bridge(r: _Reader) -> HostBridge:
 def _window(r: _Reader) -> Window:
     targets = r._get("targets")
     if not isinstance(targets, list) or not all(
-        isinstance(t, int) and not isinstance(t, bool) for t in targets
+        isinstance(t, int) and not isinstance(t, bool) and 0 <= t <= 0xFFFF_FFFF for t in targets
     ):
         raise PlatformError(f"{r.where}.targets: expected a list of host bridge uids")
     gran = r._get("granularity")
@@ -220,7 +251,7 @@ def _window(r: _Reader) -> Window:
         type2=r.get_bool("type2", False),
         type3=r.get_bool("type3", True),
         locked=r.get_bool("locked", False),
-        qos_class=r.get_int("qos_class", 0),
+        qos_class=r.get_int("qos_class", 0, lo=0, hi=MAX_QOS_CLASS),
         xor=r.get_bool("xor", False),
         base=base,
     )
@@ -234,10 +265,10 @@ def _auto_region(r: _Reader) -> AutoRegion:
         raise PlatformError(f"{r.where}.members: expected a list of device labels")
     mode = r.get_str("mode", "ram")
     if mode not in ("ram", "pmem"):
-        raise PlatformError(f'{r.where}.mode: expected "ram" or "pmem", got {mode!r}')
+        raise PlatformError(f'{r.where}.mode: expected "ram" or "pmem", got {quote(mode)}')
     gran = r._get("granularity")
     auto = AutoRegion(
-        window=r.get_int("window", lo=0),
+        window=r.get_int("window", lo=0, hi=U64_MAX),
         size=r.get_size("size"),
         granularity=256 if gran is None else parse_size(gran, f"{r.where}.granularity"),
         members=list(members),
@@ -252,11 +283,15 @@ def parse_platform(data: Table, name: str) -> Platform:
     r = _Reader(data, "")
     style = r.get_str("style", "acpi")
     if style not in ("acpi", "cxl_test"):
-        raise PlatformError(f'style: expected "acpi" or "cxl_test", got {style!r}')
+        raise PlatformError(f'style: expected "acpi" or "cxl_test", got {quote(style)}')
+    platform_name = r.get_str("name", name)
+    check_line(platform_name, "name", empty=False)
+    description = r.get_str("description", "")
+    check_line(description, "description", empty=True)
     platform = Platform(
-        name=r.get_str("name", name),
+        name=platform_name,
         style="acpi" if style == "acpi" else "cxl_test",
-        description=r.get_str("description", ""),
+        description=description,
         memory_block_size=r.get_size("memory_block_size", 128 << 20),
         system_ram=r.get_size("system_ram", 4 << 30),
     )
@@ -292,15 +327,39 @@ def _check_labels(platform: Platform) -> None:
         seen.add(dev.label)
 
 
-def load_platform_file(path: Path) -> Platform:
+def _read_regular(path: Path) -> bytes:
+    """The file's bytes, if it is a regular file: a FIFO or a device would block or never
+    end, so they are refused without reading (opening with O_NONBLOCK cannot block)."""
     try:
-        data = tomllib.loads(path.read_text())
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise PlatformError(f"{path}: {e.strerror}") from None
+    except ValueError:  # an embedded NUL
+        raise PlatformError(f"{str(path)!r}: not a file name") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PlatformError(f"{path}: not a regular file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            return file.read(MAX_FILE_SIZE + 1)
+        except OSError as e:
+            raise PlatformError(f"{path}: {e.strerror}") from None
+
+
+def load_platform_file(path: Path) -> Platform:
+    raw = _read_regular(path)
+    if len(raw) > MAX_FILE_SIZE:
+        raise PlatformError(f"{path}: larger than {MAX_FILE_SIZE >> 20} MiB")
+    try:
+        data = tomllib.loads(raw.decode())
     except UnicodeDecodeError:
         raise PlatformError(f"{path}: not a text file") from None
     except tomllib.TOMLDecodeError as e:
         raise PlatformError(f"{path}: invalid TOML: {e}") from None
+    except ValueError:  # int() refuses integers of more than 4300 digits
+        raise PlatformError(f"{path}: invalid TOML: an integer with too many digits") from None
+    except RecursionError:
+        raise PlatformError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     try:
         return parse_platform(data, path.stem)
     except PlatformError as e:
