@@ -2,6 +2,9 @@
 
 Loaders are compiled once per class from its type hints, so loading a 1,024-memdev state is
 a flat loop of constructor calls rather than reflection per field.
+
+A field whose metadata marks it ``transient`` (indexes rebuilt on demand) is neither stored
+nor expected: a loaded object gets the field's default.
 """
 
 from __future__ import annotations
@@ -18,9 +21,16 @@ Loader = Callable[[Any], Any]
 _LOADERS: dict[Any, Loader] = {}
 
 
+TRANSIENT = {"transient": True}
+
+
+def _stored(fields: tuple[dataclasses.Field[Any], ...]) -> list[dataclasses.Field[Any]]:
+    return [f for f in fields if not f.metadata.get("transient")]
+
+
 def dump(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: dump(getattr(obj, f.name)) for f in _stored(dataclasses.fields(obj))}
     if isinstance(obj, list):
         return [dump(x) for x in obj]
     if isinstance(obj, dict):
@@ -51,7 +61,12 @@ def _build(tp: Any) -> Loader:
     args = typing.get_args(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         hints = typing.get_type_hints(tp)
-        names = [f.name for f in dataclasses.fields(tp)]
+        names = [f.name for f in _stored(dataclasses.fields(tp))]
+        transient = [
+            (f.name, f.default_factory)
+            for f in dataclasses.fields(tp)
+            if f.metadata.get("transient") and f.default_factory is not dataclasses.MISSING
+        ]
         expected = frozenset(names)
         convert = [(n, fn) for n in names if (fn := _loader(hints[n])) is not _identity]
         cls = tp
@@ -64,6 +79,8 @@ def _build(tp: Any) -> Loader:
                 raise ValueError(f"{cls.__name__}: not the stored fields of this version")
             for name, fn in convert:
                 data[name] = fn(data[name])
+            for name, factory in transient:
+                data[name] = factory()
             obj = new(cls)
             obj.__dict__ = data
             return obj

@@ -5,13 +5,19 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from fake_sysfs.kernel.ports import Port
-from fake_sysfs.kernel.state import Kernel
+from fake_sysfs.kernel.state import HasDevice, Kernel
 from fake_sysfs.platform.sizes import format_size
 from fake_sysfs.store import Origin
 
 
 def _size(value: int) -> str:
     return format_size(value) if value else "-"
+
+
+def _bound(k: Kernel, obj: HasDevice) -> bool:
+    """Whether the object's device has a driver (a device not registered has none)."""
+    dev = k.devices.get(obj.devkey)
+    return dev is not None and bool(dev.driver)
 
 
 def _caps(k: Kernel, index: int) -> str:
@@ -71,7 +77,7 @@ def tables(k: Kernel, origin: Origin, state_dir: str) -> str:
                 ",".join(str(d.id) for d in port.dports) or "-",
                 len(port.decoders),
                 port.decoders_committed(),
-                "-" if port.kind == "root" else ("yes" if port.bound else "no"),
+                "-" if port.kind == "root" else ("yes" if _bound(k, port) else "no"),
             ]
         )
     out.append("Ports")
@@ -92,7 +98,7 @@ def tables(k: Kernel, origin: Origin, state_dir: str) -> str:
                 f"{mem.serial:#x}",
                 mem.numa_node,
                 ep.name if ep else "-",
-                "yes" if mem.bound else "no",
+                "yes" if _bound(k, mem) else "no",
             ]
         )
     out.append("Memory devices")
@@ -149,7 +155,7 @@ def tree(k: Kernel) -> str:
             ]
             detail = ", ".join(p for p in parts if p)
             return f"{port.name} -> {mem.name} ({mem.parent.rsplit('/', 1)[-1]}; {detail})"
-        state = "" if port.bound or port.kind == "root" else " [disabled]"
+        state = "" if _bound(k, port) or port.kind == "root" else " [disabled]"
         return f"{port.name} ({host}){state}"
 
     def walk(port: Port, prefix: str, last: bool, top: bool) -> None:

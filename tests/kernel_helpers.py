@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fake_sysfs.kernel import core
 from fake_sysfs.kernel.boot import boot
 from fake_sysfs.kernel.state import Kernel
 from fake_sysfs.kernfs.view import View
@@ -48,6 +49,13 @@ SECTION_1_6_QEMU = " ".join(
         "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G",
     ]
 )
+
+
+def unbind(k: Kernel, name: str, bus: str = "cxl") -> None:
+    """Unbind device ``name`` of ``bus`` from its driver, as its driver's unbind file does."""
+    dev = core.find_device(k, bus, name)
+    assert dev is not None and dev.driver, name
+    core.unbind(k, core.bus_type(bus).drivers[dev.driver], dev)
 
 
 def fresh_kernel(preset: str) -> Kernel:

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from fake_sysfs.kernel.boot import boot
-from fake_sysfs.kernel.regions import Region
+from fake_sysfs.kernel.regions import Region, add_region, create_region
 from fake_sysfs.kernel.state import Kernel
 from fake_sysfs.kernfs.view import View
 from fake_sysfs.platform.model import GiB, Window
@@ -30,6 +30,7 @@ from tests.kernel_helpers import (
     shared_view,
     small_platform,
     uevent_vars,
+    unbind,
     value,
     walk,
     window,
@@ -421,7 +422,7 @@ def test_new_pmem_region_formats() -> None:
     # 2.5: a region straight after create_pmem_region: ways/granularity 0, size 0x0,
     # resource all-ones, uuid all zeros (RW), no targets, unbound.
     k = fresh_kernel("cxl_test")
-    k.regions[3] = Region(id=3, root_port=0, root_decoder=3, mode="pmem")
+    create_region(k, k.ports[0].decoders[3], "pmem")
     view = View(k)
     d = f"{CXL}/region3"
     assert view.realpath(d) == f"{TEST_ROOT}/decoder0.3/region3"
@@ -447,19 +448,23 @@ def test_bound_pmem_region_has_pmem_region_child() -> None:
     # 1.2 / 2.5 / 2.6: targetN exist for N < ways only; a bound pmem region gets
     # pmem_regionN (same N, cxl_pmem_region, cxl:t7), also on the bus.
     k = fresh_kernel("cxl_test")
-    k.regions[3] = Region(
-        id=3,
-        root_port=0,
-        root_decoder=3,
-        mode="pmem",
-        uuid="6a8d7b1c-3f5e-4c2a-9b0d-1e2f3a4b5c6d",
-        ways=2,
-        granularity=4096,
-        start=P + 0x110000000,
-        size=GiB,
-        targets=["decoder7.1", "decoder9.1"],
-        state="commit",
-        bound=True,
+    # Registered committed, as attaching its targets and committing will leave it, so
+    # cxl_region binds it at once.
+    add_region(
+        k,
+        Region(
+            id=3,
+            root_port=0,
+            root_decoder=3,
+            mode="pmem",
+            uuid="6a8d7b1c-3f5e-4c2a-9b0d-1e2f3a4b5c6d",
+            ways=2,
+            granularity=4096,
+            start=P + 0x110000000,
+            size=GiB,
+            targets=["decoder7.1", "decoder9.1"],
+            state="commit",
+        ),
     )
     view = View(k)
     d = f"{CXL}/region3"
@@ -481,7 +486,7 @@ def test_bound_pmem_region_has_pmem_region_child() -> None:
 def test_ram_region_uuid_is_read_only_and_empty() -> None:
     # 2.5: ram regions have a 0444 uuid reading an empty line.
     k = fresh_kernel("cxl_test")
-    k.regions[5] = Region(id=5, root_port=0, root_decoder=5, mode="ram")
+    create_region(k, k.ports[0].decoders[5], "ram")
     view = View(k)
     assert view.read(f"{CXL}/region5/uuid") == b"\n"
     assert mode(view, f"{CXL}/region5/uuid") == 0o444
@@ -680,7 +685,7 @@ def test_unbound_port_keeps_its_directory_only() -> None:
     # 0.4 / 2.2: a port unbound from cxl_port keeps its directory but loses the driver
     # link, its dports, decoders, child ports and endpoints.
     k = fresh_kernel("cxl_test")
-    next(p for p in k.ports.values() if p.name == "port4").bound = False
+    unbind(k, "port4")
     view = View(k)
     d = f"{TEST_ROOT}/port1/port4"
     entries = set(view.listdir(d))
@@ -698,7 +703,7 @@ def test_unbound_port_keeps_its_directory_only() -> None:
 def test_unbound_memdev_has_no_driver_files() -> None:
     # 0.4 / 2.4: driver link only while bound; trigger_poison_list is a cxl_mem driver file.
     k = fresh_kernel("cxl_test")
-    k.memdevs[3].bound = False
+    unbind(k, "mem3")
     view = View(k)
     d = f"{CXL}/mem3"
     assert not exists(view, f"{d}/driver")

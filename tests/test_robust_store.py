@@ -35,7 +35,7 @@ from fake_sysfs.errors import StateError
 from fake_sysfs.frontends.inprocess import InProcess
 from fake_sysfs.kernfs.view import View
 from fake_sysfs.platform.presets import load_preset
-from fake_sysfs.statedir import CACHE_FILE, LOCK_FILE, STATE_FILE
+from fake_sysfs.statedir import CACHE_FILE, LOCK_FILE, STATE_FILE, STATE_FORMAT
 from fake_sysfs.store import Origin, StateStore
 from tests.test_read_cache import operations, run_all
 
@@ -276,7 +276,7 @@ def test_a_state_of_another_format_is_one_line(tmp_path: Path) -> None:
     (directory / STATE_FILE).write_bytes(b'{"format":1,"origin":{},"kernel":{}}')
     out = tool("cxl", "list", state=directory)
     assert out.returncode == 1
-    assert "written in another format; this version reads 2" in one_line(out.stderr)
+    assert f"written in another format; this version reads {STATE_FORMAT}" in one_line(out.stderr)
 
 
 # == 3. no command blocks on a file ===========================================================

@@ -22,7 +22,7 @@ from fake_sysfs.kernfs.view import View
 from fake_sysfs.platform.presets import DEFAULT_PRESET, load_preset
 from fake_sysfs.platform.qemu import parse_qemu
 from fake_sysfs.store import Origin, StateStore, default_state_dir
-from tests.kernel_helpers import SECTION_1_6_QEMU, walk
+from tests.kernel_helpers import SECTION_1_6_QEMU, unbind, walk
 
 FORK = multiprocessing.get_context("fork")
 
@@ -119,7 +119,7 @@ def test_reset_reboots_the_stored_platform(tmp_path: Path) -> None:
     booted = store.load()[0]
     with store.transaction() as kernel:
         bump(kernel)
-        kernel.memdevs[3].bound = False
+        unbind(kernel, "mem3")
     changed = store.load()[0]
     assert counter(changed) == counter(booted) + 1
     fresh, origin = store.reset()

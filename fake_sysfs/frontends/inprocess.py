@@ -266,10 +266,12 @@ class InProcess:
                 raise
             self.cache.put(head, key, count)
             return count
+        from fake_sysfs.kernfs import transact
         from fake_sysfs.kernfs.view import View
 
-        with self.store.transaction() as kernel:
-            count = View(kernel).write(path, data)
+        # A refused store raises here, after committing only its kernel log records; this
+        # process then goes on answering from the state it had (the log is not in /sys).
+        count, kernel = transact.write(self.store, path, data)
         # From now on this process answers for the state it committed.
         committed = self.store.committed
         assert committed is not None

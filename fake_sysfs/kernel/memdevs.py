@@ -1,17 +1,37 @@
-"""Memory devices (``memN``): the cxl_mem view of a type-3 device, and ``/dev/cxl/memN``."""
+"""Memory devices (``memN``, ``/dev/cxl/memN``): the cxl_pci and cxl_mock_mem drivers that
+create them for type-3 devices, and the cxl_mem driver that attaches them to the port
+topology.
+
+cxl_mem's probe adds the memdev's endpoint (and the switch port above it on first use) and,
+for persistent capacity, its ``pmemN`` for the nvdimm bridge; its remove takes them away
+again, newest first.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
-from fake_sysfs.errors import errno, kerr
-from fake_sysfs.kernfs.nodes import Attr, Node, hexattr, ro, uevent, wo
+from fake_sysfs.kernel import core, hardware
+from fake_sysfs.kernel.attrs import (
+    not_emulated,
+    show_attr,
+    show_only,
+    show_store_attr,
+    store_attr,
+    store_only,
+    when,
+)
+from fake_sysfs.kernel.core import Device, DeviceType, Driver, lowest_free_id
+from fake_sysfs.kernel.cxlbus import CXL_DEVICE_MEMORY_EXPANDER, cxl_driver
+from fake_sysfs.kernel.nvdimm import add_nvdimm
+from fake_sysfs.kernel.ports import add_endpoint, delete_endpoint
+from fake_sysfs.kernfs.nodes import Attr, Dir, Link, Node, static_dir
+from fake_sysfs.platform.model import Type3Device
 
 if TYPE_CHECKING:
-    from fake_sysfs.kernel.decoders import Decoder
-    from fake_sysfs.kernel.ports import Port
+    from fake_sysfs.kernel.state import Kernel
 
 #: Character major of /dev/cxl/memN. Real kernels take a dynamic major; this one is from the
 #: range reserved for local/experimental use (never handed out dynamically), so a node staged
@@ -34,10 +54,9 @@ class Memdev:
     payload_max: int
     qos_class: int | None
     rcd: bool = False
-    bound: bool = True
     #: Port id of this memdev's endpoint while it has one.
     endpoint: int | None = None
-    #: The platform device label, to find the hardware again.
+    #: The platform device's label (auto regions name their members by it).
     label: str = ""
 
     @property
@@ -45,94 +64,272 @@ class Memdev:
         return f"mem{self.id}"
 
     @property
+    def devkey(self) -> str:
+        return f"bus/cxl/{self.name}"
+
+    @property
     def devnode(self) -> tuple[int, int]:
         return (CXL_MEM_MAJOR, self.id)
 
 
-def _partition(size: int, qos: int | None) -> dict[str, Node]:
-    entries: dict[str, Node] = {"size": hexattr(size)}
-    # qos_class is visible only when one was determined for a non-empty partition.
-    if qos is not None and size:
-        entries["qos_class"] = ro(qos)
-    return entries
+def memdev_of(k: Kernel, dev: Device) -> Memdev:
+    return k.memdevs[int(dev.name[len("mem") :])]
 
 
-def _uevent(mem: Memdev) -> Node:
-    major, minor = mem.devnode
-    driver = ["DRIVER=cxl_mem"] if mem.bound else []
-    return uevent(
-        [
-            f"MAJOR={major}",
-            f"MINOR={minor}",
-            f"DEVNAME=cxl/{mem.name}",
-            "DEVTYPE=cxl_memdev",
-            *driver,
-            "MODALIAS=cxl:t5",
-        ]
+# -- cxl_pci / cxl_mock_mem: a type-3 device gets its memdev -----------------------------------
+
+
+def cxl_pci_probe(k: Kernel, dev: Device) -> None:
+    """Create ``memN`` (lowest free id) below the type-3 device; the bus probes it."""
+    t3 = hardware.hw_object(k, dev.key)
+    assert isinstance(t3, Type3Device)
+    mem = Memdev(
+        id=lowest_free_id(set(k.memdevs)),
+        parent=t3.path,
+        ram_size=t3.ram_size,
+        pmem_size=t3.pmem_size,
+        lsa_size=t3.lsa_size,
+        serial=t3.serial or 0,
+        numa_node=t3.numa_node,
+        firmware_version=t3.firmware_version,
+        payload_max=t3.payload_max,
+        qos_class=t3.qos_class,
+        rcd=t3.rcd,
+        label=t3.label,
     )
+    k.memdevs[mem.id] = mem
+    core.device_add(k, Device(mem.name, dev.key, "cxl_memdev", "cxl", devt=[CXL_MEM_MAJOR, mem.id]))
 
 
-#: ``memN``'s attribute files (memdevs have no devtype/modalias files), by name.
-MEMDEV_ATTRS: dict[str, Callable[[Memdev], Node | None]] = {
-    "uevent": _uevent,
-    "dev": lambda mem: ro(f"{mem.devnode[0]}:{mem.devnode[1]}"),
-    "serial": lambda mem: hexattr(mem.serial),
-    "numa_node": lambda mem: ro(mem.numa_node),
-    "firmware_version": lambda mem: ro(mem.firmware_version[:16]),
-    "payload_max": lambda mem: ro(mem.payload_max),
-    "label_storage_size": lambda mem: ro(mem.lsa_size),
-    # Provided by the cxl_mem driver while bound (Get Poison List is supported).
-    "trigger_poison_list": lambda mem: wo() if mem.bound else None,
-}
+def cxl_pci_remove(k: Kernel, dev: Device) -> None:
+    """The memdev goes with its driver (and takes its endpoint and ``pmemN`` along)."""
+    for child in reversed(core.children(k, dev)):
+        core.device_unregister(k, child)
 
 
-def partition_attrs(mem: Memdev, which: str) -> dict[str, Node]:
-    if which == "ram":
-        return _partition(mem.ram_size, mem.qos_class)
-    return _partition(mem.pmem_size, mem.qos_class)
+def _type3(k: Kernel, dev: Device) -> bool:
+    return isinstance(hardware.hw_object(k, dev.key), Type3Device)
 
 
-def security_attrs() -> dict[str, Node]:
-    return {"state": ro("disabled"), "sanitize": wo(), "erase": wo()}
+CXL_PCI_DRIVER = Driver(
+    "cxl_pci",
+    "pci",
+    lambda k, dev: dev.type == "pci-function" and _type3(k, dev),
+    cxl_pci_probe,
+    cxl_pci_remove,
+)
 
 
-def firmware_upload_attrs() -> dict[str, Node]:
-    """The firmware-upload class device ``firmware/memN`` (idle)."""
+def poison_inject_max_show(k: Kernel, drv: Driver) -> int:
+    # Per-device cap on injected poison records (the mock's default).
+    return 8
+
+
+def poison_inject_max_store(k: Kernel, drv: Driver, buf: bytes) -> None:
+    not_emulated(k, drv.name, "poison_inject_max")
+
+
+def _mock_driver_attrs(k: Kernel) -> dict[str, Node]:
     return {
-        "loading": Attr(0o644, lambda: b"0\n", None),
-        "data": Attr(0o600, lambda: b"", None),
-        "status": ro("idle"),
-        "error": ro(""),
-        "remaining_size": ro(0),
-        "cancel": wo(),
+        "poison_inject_max": show_store_attr(
+            poison_inject_max_show, poison_inject_max_store, k, CXL_MOCK_MEM_DRIVER
+        )
     }
 
 
-def allocate_dpa(mem: Memdev, endpoint: Port, dec: Decoder, size: int) -> None:
-    """Reserve ``size`` bytes of device physical address space for ``dec`` in its mode's
-    partition, after the allocations of lower decoders.
+#: cxl_test's mock type-3 devices (``cxl_mem.N``, ``cxl_rcd.N``) on the platform bus.
+CXL_MOCK_MEM_DRIVER = Driver(
+    "cxl_mock_mem",
+    "platform",
+    lambda k, dev: dev.type == "mock-platform-device" and _type3(k, dev),
+    cxl_pci_probe,
+    cxl_pci_remove,
+    loaded=lambda k: k.platform.style == "cxl_test",
+    attrs=_mock_driver_attrs,
+)
 
-    The DPA space is the ram partition ``[0, ram)`` then pmem ``[ram, ram + pmem)``. The first
-    pmem allocation skips (and wastes) the free tail of the ram partition.
-    """
-    ram_end = 0
-    pmem_end = mem.ram_size
-    for other in endpoint.decoders:
-        if other is dec or other.dpa_base is None or not other.dpa_size:
-            continue
-        end = other.dpa_base + other.dpa_size
-        if other.dpa_base < mem.ram_size:
-            ram_end = max(ram_end, end)
-        else:
-            pmem_end = max(pmem_end, end)
-    if dec.mode == "ram":
-        base, limit, skip = ram_end, mem.ram_size, 0
-    elif dec.mode == "pmem":
-        first_pmem = pmem_end == mem.ram_size
-        base, limit = pmem_end, mem.ram_size + mem.pmem_size
-        skip = mem.ram_size - ram_end if first_pmem else 0
-    else:
-        raise kerr(errno.EINVAL)
-    if base + size > limit:
-        raise kerr(errno.ENOSPC)
-    dec.dpa_base, dec.dpa_size, dec.skip = base, size, skip
+
+# -- the cxl_mem driver ------------------------------------------------------------------------
+
+
+def cxl_mem_probe(k: Kernel, dev: Device) -> None:
+    """Attach the memdev to the port topology (its endpoint, and the switch port above it
+    on first use) and, with persistent capacity, give it ``pmemN`` for the nvdimm bridge."""
+    mem = memdev_of(k, dev)
+    add_endpoint(k, mem)
+    if mem.pmem_size and not add_nvdimm(k, mem):
+        k.log.info(dev, "PMEM disabled by platform")
+
+
+def cxl_mem_remove(k: Kernel, dev: Device) -> None:
+    """Newest first: ``pmemN``, then the endpoint (with a switch port it leaves empty)."""
+    mem = memdev_of(k, dev)
+    pmem = core.find_device(k, "cxl", f"pmem{mem.id}")
+    if pmem is not None:
+        core.device_unregister(k, pmem)
+    if mem.endpoint is not None:
+        delete_endpoint(k, k.ports[mem.endpoint])
+
+
+CXL_MEM_DRIVER = cxl_driver("cxl_mem", CXL_DEVICE_MEMORY_EXPANDER, cxl_mem_probe, cxl_mem_remove)
+
+
+def _release(k: Kernel, dev: Device) -> None:
+    del k.memdevs[memdev_of(k, dev).id]
+
+
+# -- attributes --------------------------------------------------------------------------------
+
+
+def serial_show(k: Kernel, mem: Memdev) -> str:
+    return f"{mem.serial:#x}"
+
+
+def numa_node_show(k: Kernel, mem: Memdev) -> int:
+    return mem.numa_node
+
+
+def firmware_version_show(k: Kernel, mem: Memdev) -> str:
+    return mem.firmware_version[:16]
+
+
+def payload_max_show(k: Kernel, mem: Memdev) -> int:
+    return mem.payload_max
+
+
+def label_storage_size_show(k: Kernel, mem: Memdev) -> int:
+    return mem.lsa_size
+
+
+def trigger_poison_list_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
+    """Read the device poison list into cxl_poison trace events (2.4)."""
+    not_emulated(k, k.dev(mem), "trigger_poison_list")
+
+
+def ram_size_show(k: Kernel, mem: Memdev) -> str:
+    return f"{mem.ram_size:#x}"
+
+
+def pmem_size_show(k: Kernel, mem: Memdev) -> str:
+    return f"{mem.pmem_size:#x}"
+
+
+def qos_class_show(k: Kernel, mem: Memdev) -> int | None:
+    return mem.qos_class
+
+
+def _partition(k: Kernel, mem: Memdev, which: str) -> dict[str, Node]:
+    size = mem.ram_size if which == "ram" else mem.pmem_size
+    entries: dict[str, Node] = {
+        "size": show_attr(ram_size_show if which == "ram" else pmem_size_show, k, mem)
+    }
+    # qos_class is visible only when one was determined for a non-empty partition.
+    if mem.qos_class is not None and size:
+        entries["qos_class"] = show_attr(qos_class_show, k, mem)
+    return entries
+
+
+def security_state_show(k: Kernel, mem: Memdev) -> str:
+    return "disabled"
+
+
+def security_sanitize_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
+    """Start a background sanitize: EBUSY while the endpoint has committed decoders (2.4)."""
+    not_emulated(k, k.dev(mem), "security/sanitize")
+
+
+def security_erase_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
+    """Secure erase: EBUSY while the endpoint has committed decoders (2.4)."""
+    not_emulated(k, k.dev(mem), "security/erase")
+
+
+def _security(k: Kernel, mem: Memdev) -> dict[str, Node]:
+    return {
+        "state": show_attr(security_state_show, k, mem),
+        "sanitize": store_attr(security_sanitize_store, k, mem),
+        "erase": store_attr(security_erase_store, k, mem),
+    }
+
+
+# The firmware-upload class device: idle, no upload in progress.
+
+
+def firmware_loading_show(k: Kernel, mem: Memdev) -> int:
+    return 0
+
+
+def firmware_loading_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
+    """``1`` starts a firmware upload, ``0`` ends it."""
+    not_emulated(k, k.dev(mem), "firmware/loading")
+
+
+def firmware_data_read(k: Kernel, mem: Memdev) -> bytes:
+    return b""
+
+
+def firmware_data_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
+    not_emulated(k, k.dev(mem), "firmware/data")
+
+
+def firmware_status_show(k: Kernel, mem: Memdev) -> str:
+    return "idle"
+
+
+def firmware_error_show(k: Kernel, mem: Memdev) -> str:
+    return ""
+
+
+def firmware_remaining_size_show(k: Kernel, mem: Memdev) -> int:
+    return 0
+
+
+def firmware_cancel_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
+    not_emulated(k, k.dev(mem), "firmware/cancel")
+
+
+def _firmware(k: Kernel, mem: Memdev) -> dict[str, Node]:
+    """``firmware/memN``. Drawn as a directory of the memdev, as this tree always drew it
+    (the kernel also lists the class device in /sys/class/firmware)."""
+    upload: dict[str, Node] = {
+        "loading": show_store_attr(firmware_loading_show, firmware_loading_store, k, mem),
+        "data": Attr(
+            0o600, partial(firmware_data_read, k, mem), partial(firmware_data_store, k, mem)
+        ),
+        "status": show_attr(firmware_status_show, k, mem),
+        "error": show_attr(firmware_error_show, k, mem),
+        "remaining_size": show_attr(firmware_remaining_size_show, k, mem),
+        "cancel": store_attr(firmware_cancel_store, k, mem),
+        "subsystem": Link("class/firmware"),
+        "device": Link(f"{mem.parent}/{mem.name}"),
+    }
+    return {mem.name: static_dir(upload)}
+
+
+def _bound(k: Kernel, mem: Memdev) -> bool:
+    return bool(k.dev(mem).driver)
+
+
+#: ``memN``'s files (memdevs have no devtype/modalias files).
+MEMDEV_ENTRIES: core.Entries[Memdev] = {
+    "serial": show_only(serial_show),
+    "numa_node": show_only(numa_node_show),
+    "firmware_version": show_only(firmware_version_show),
+    "payload_max": show_only(payload_max_show),
+    "label_storage_size": show_only(label_storage_size_show),
+    # Provided by the cxl_mem driver while bound (Get Poison List is supported).
+    "trigger_poison_list": when(_bound, store_only(trigger_poison_list_store)),
+    "ram": lambda k, mem: Dir(partial(_partition, k, mem, "ram")),
+    "pmem": lambda k, mem: Dir(partial(_partition, k, mem, "pmem")),
+    "security": lambda k, mem: Dir(partial(_security, k, mem)),
+    "firmware": lambda k, mem: Dir(partial(_firmware, k, mem)),
+}
+
+MEMDEV: DeviceType[Memdev] = DeviceType(
+    "cxl_memdev",
+    get=memdev_of,
+    entries=MEMDEV_ENTRIES,
+    devtype="cxl_memdev",
+    uevent_vars=lambda k, mem: ["MODALIAS=cxl:t5"],
+    devnode=lambda dev: f"cxl/{dev.name}",
+    release=_release,
+)

@@ -1,11 +1,35 @@
 """The NVDIMM side of CXL: ``nvdimm-bridgeN`` below the root, its nd bus ``ndbusN`` with
-control node ``ndctlN``, ``pmemN`` below each persistent memdev and its DIMM ``nmemK``."""
+control node ``ndctlN``, ``pmemN`` below each persistent memdev and its DIMM ``nmemK``;
+the drivers cxl_nvdimm_bridge, cxl_nvdimm, cxl_pmem_region and the nd bus's.
+
+cxl_acpi adds the bridge when a window allows pmem; its driver registers the nd bus. cxl_mem
+adds ``pmemN``; cxl_nvdimm registers its DIMM on the bridge's nd bus, where the nvdimm
+driver binds it. Each remove unregisters what its probe registered.
+"""
 
 from __future__ import annotations
 
+import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from fake_sysfs.kernfs.nodes import Attr, Node, not_emulated, ro, uevent
+from fake_sysfs.errors import errno, kerr
+from fake_sysfs.kernel import core
+from fake_sysfs.kernel.attrs import const, not_emulated, show_attr, show_only, show_store
+from fake_sysfs.kernel.core import Device, DeviceType, Driver, lowest_free_id
+from fake_sysfs.kernel.cxlbus import (
+    CXL_DEVICE_NVDIMM,
+    CXL_DEVICE_NVDIMM_BRIDGE,
+    CXL_DEVICE_PMEM_REGION,
+    cxl_driver,
+)
+from fake_sysfs.kernel.regions import Region, region_of
+from fake_sysfs.kernfs.nodes import Dir, Link, Node
+
+if TYPE_CHECKING:
+    from fake_sysfs.kernel.memdevs import Memdev
+    from fake_sysfs.kernel.state import Kernel
 
 #: Character majors for /dev/ndctlN and /dev/nmemK (local/experimental range, see memdevs).
 NDCTL_MAJOR = 62
@@ -21,6 +45,14 @@ class Nmem:
     minor: int = 0
     #: Label storage area size (the memdev's LSA).
     lsa_size: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"nmem{self.id}"
+
+    @property
+    def devkey(self) -> str:
+        return f"bus/nd/{self.name}"
 
 
 #: Namespace index blocks are 256-byte aligned; CXL namespace labels are 256 bytes.
@@ -48,70 +80,284 @@ class NvdimmBridge:
     provider: str
     nmems: list[Nmem] = field(default_factory=list)
 
+    @property
+    def name(self) -> str:
+        return f"nvdimm-bridge{self.id}"
 
-def bridge_attrs() -> dict[str, Node]:
-    return {
-        "devtype": ro("cxl_nvdimm_bridge"),
-        "modalias": ro("cxl:t1"),
-        "uevent": uevent(
-            ["DEVTYPE=cxl_nvdimm_bridge", "DRIVER=cxl_nvdimm_bridge", "MODALIAS=cxl:t1"]
+    @property
+    def devkey(self) -> str:
+        return f"bus/cxl/{self.name}"
+
+    @property
+    def ndbus_key(self) -> str:
+        return f"{self.devkey}/ndbus{self.bus_id}"
+
+
+def bridge_of(k: Kernel, dev: Device) -> NvdimmBridge:
+    """The bridge of ``nvdimm-bridgeN``, of its ``ndbusN`` or of ``ndctlN``."""
+    if dev.type == "cxl_nvdimm_bridge":
+        number = int(dev.name[len("nvdimm-bridge") :])
+        return next(b for b in k.bridges if b.id == number)
+    number = int(dev.name.lstrip(string.ascii_lowercase))
+    return next(b for b in k.bridges if b.bus_id == number)
+
+
+# -- the bridge and its nd bus -----------------------------------------------------------------
+
+
+def add_bridge(k: Kernel, root_key: str, provider: str) -> None:
+    """cxl_acpi's nvdimm bridge below the root; cxl_nvdimm_bridge binds it."""
+    bridge = NvdimmBridge(
+        id=lowest_free_id({b.id for b in k.bridges}),
+        bus_id=lowest_free_id({b.bus_id for b in k.bridges}),
+        provider=provider,
+    )
+    k.bridges.append(bridge)
+    core.device_add(k, Device(bridge.name, root_key, "cxl_nvdimm_bridge", "cxl"))
+
+
+def cxl_nvdimm_bridge_probe(k: Kernel, dev: Device) -> None:
+    """Register the libnvdimm bus and its control device ``ndctlN``."""
+    bridge = bridge_of(k, dev)
+    ndbus = core.device_add(k, Device(f"ndbus{bridge.bus_id}", dev.key, "nd_bus"))
+    core.device_add(
+        k,
+        Device(
+            f"ndctl{bridge.bus_id}",
+            ndbus.key,
+            "nd_ctl",
+            devclass="nd",
+            devt=[NDCTL_MAJOR, bridge.bus_id],
         ),
-    }
+    )
 
 
-def pmem_attrs() -> dict[str, Node]:
+def cxl_nvdimm_bridge_remove(k: Kernel, dev: Device) -> None:
+    for child in reversed(core.children(k, dev)):
+        core.device_unregister(k, child)
+
+
+def _bridge_release(k: Kernel, dev: Device) -> None:
+    k.bridges.remove(bridge_of(k, dev))
+
+
+CXL_NVDIMM_BRIDGE_DRIVER = cxl_driver(
+    "cxl_nvdimm_bridge",
+    CXL_DEVICE_NVDIMM_BRIDGE,
+    cxl_nvdimm_bridge_probe,
+    cxl_nvdimm_bridge_remove,
+    bind_attrs=False,
+)
+
+BRIDGE: DeviceType[NvdimmBridge] = DeviceType(
+    "cxl_nvdimm_bridge",
+    get=bridge_of,
+    entries={"devtype": const("cxl_nvdimm_bridge"), "modalias": const("cxl:t1")},
+    devtype="cxl_nvdimm_bridge",
+    uevent_vars=lambda k, b: ["MODALIAS=cxl:t1"],
+    release=_bridge_release,
+)
+
+
+def provider_show(k: Kernel, bridge: NvdimmBridge) -> str:
+    return bridge.provider
+
+
+def commands_show(k: Kernel, bridge: NvdimmBridge) -> str:
+    # CXL nd buses implement no bus-level commands.
+    return ""
+
+
+def wait_probe_show(k: Kernel, bridge: NvdimmBridge) -> int:
+    """Reading flushes pending nd probes (none here) and says 1."""
+    return 1
+
+
+#: ``ndbusN`` is drawn on no bus, with its ``subsystem`` link as this tree always drew it;
+#: the kernel registers it on the nd bus, bound to nd_bus (kernel-sysfs.md 3.4.1).
+NDBUS: DeviceType[NvdimmBridge] = DeviceType(
+    "nd_bus",
+    get=bridge_of,
+    entries={
+        "provider": show_only(provider_show),
+        "commands": show_only(commands_show),
+        "wait_probe": show_only(wait_probe_show),
+        "subsystem": lambda k, b: Link("bus/nd"),
+    },
+    uevent_vars=lambda k, b: ["MODALIAS=nd:t0"],
+    power=True,
+)
+
+NDCTL: DeviceType[NvdimmBridge] = DeviceType("nd_ctl", get=bridge_of, power=True)
+
+
+# -- pmemN (cxl_nvdimm) and its DIMM nmemK -----------------------------------------------------
+
+
+def add_nvdimm(k: Kernel, mem: Memdev) -> bool:
+    """cxl_mem's ``pmemN`` for a memdev with persistent capacity; False (nothing added)
+    when the platform has no nvdimm bridge."""
+    if not k.bridges:
+        return False
+    core.device_add(k, Device(f"pmem{mem.id}", mem.devkey, "cxl_nvdimm", "cxl"))
+    return True
+
+
+def _pmem_memdev(k: Kernel, dev: Device) -> Memdev:
+    return k.memdevs[int(dev.name[len("pmem") :])]
+
+
+def cxl_nvdimm_probe(k: Kernel, dev: Device) -> None:
+    """Register the memdev's DIMM on the bridge's nd bus (ENXIO without a bound bridge)."""
+    mem = _pmem_memdev(k, dev)
+    bridge = k.bridges[0] if k.bridges else None
+    if bridge is None or not k.dev(bridge).driver:
+        raise kerr(errno.ENXIO)
+    nmem_id = lowest_free_id({n.id for b in k.bridges for n in b.nmems})
+    nmem = Nmem(id=nmem_id, memdev=mem.id, serial=mem.serial, minor=nmem_id, lsa_size=mem.lsa_size)
+    bridge.nmems.append(nmem)
+    core.device_add(
+        k, Device(nmem.name, bridge.ndbus_key, "nvdimm", "nd", devt=[NMEM_MAJOR, nmem.minor])
+    )
+
+
+def cxl_nvdimm_remove(k: Kernel, dev: Device) -> None:
+    mem = _pmem_memdev(k, dev)
+    for bridge in k.bridges:
+        for nmem in bridge.nmems:
+            if nmem.memdev == mem.id:
+                core.device_unregister(k, k.dev(nmem))
+                return
+
+
+CXL_NVDIMM_DRIVER = cxl_driver(
+    "cxl_nvdimm", CXL_DEVICE_NVDIMM, cxl_nvdimm_probe, cxl_nvdimm_remove, bind_attrs=False
+)
+
+PMEM: DeviceType[Memdev] = DeviceType(
+    "cxl_nvdimm",
+    get=_pmem_memdev,
+    entries={"devtype": const("cxl_nvdimm"), "modalias": const("cxl:t2")},
+    devtype="cxl_nvdimm",
+    uevent_vars=lambda k, mem: ["MODALIAS=cxl:t2"],
+)
+
+
+def nmem_of(k: Kernel, dev: Device) -> Nmem:
+    number = int(dev.name[len("nmem") :])
+    return next(n for b in k.bridges for n in b.nmems if n.id == number)
+
+
+def _nmem_release(k: Kernel, dev: Device) -> None:
+    nmem = nmem_of(k, dev)
+    for bridge in k.bridges:
+        if nmem in bridge.nmems:
+            bridge.nmems.remove(nmem)
+
+
+def nmem_commands_show(k: Kernel, nmem: Nmem) -> str:
+    return "get_config_size get_config_data set_config_data "
+
+
+def flags_show(k: Kernel, nmem: Nmem) -> str:
+    return "label "
+
+
+def state_show(k: Kernel, nmem: Nmem) -> str:
+    """``active`` while an enabled region uses the DIMM (no nd region is modeled yet)."""
+    return "idle"
+
+
+def available_slots_show(k: Kernel, nmem: Nmem) -> int:
+    # Free label slots minus one. The label area holds no valid index yet, so every slot
+    # counts as free (the kernel writes an index with the first label).
+    return max(0, label_slots(nmem.lsa_size) - 1)
+
+
+def security_show(k: Kernel, nmem: Nmem) -> str:
+    return "disabled"
+
+
+def security_store(k: Kernel, nmem: Nmem, buf: bytes) -> None:
+    """Security operations (update, erase, overwrite ...) on the DIMM's passphrase."""
+    not_emulated(k, k.dev(nmem), "security")
+
+
+def frozen_show(k: Kernel, nmem: Nmem) -> int:
+    return 0
+
+
+def cxl_id_show(k: Kernel, nmem: Nmem) -> int:
+    # cxl/id is the memdev serial in decimal (%lld).
+    return nmem.serial
+
+
+def cxl_provider_show(k: Kernel, nmem: Nmem) -> str:
+    return f"pmem{nmem.memdev}"
+
+
+def _nmem_cxl(k: Kernel, nmem: Nmem) -> dict[str, Node]:
     return {
-        "devtype": ro("cxl_nvdimm"),
-        "modalias": ro("cxl:t2"),
-        "uevent": uevent(["DEVTYPE=cxl_nvdimm", "DRIVER=cxl_nvdimm", "MODALIAS=cxl:t2"]),
+        "id": show_attr(cxl_id_show, k, nmem),
+        "provider": show_attr(cxl_provider_show, k, nmem),
     }
 
 
-def ndbus_attrs(bridge: NvdimmBridge) -> dict[str, Node]:
-    return {
-        "provider": ro(bridge.provider),
-        # CXL nd buses implement no bus-level commands.
-        "commands": ro(""),
-        "wait_probe": ro(1),
-        "uevent": uevent(["MODALIAS=nd:t0"]),
-    }
+NMEM: DeviceType[Nmem] = DeviceType(
+    "nvdimm",
+    get=nmem_of,
+    entries={
+        "devtype": const("nvdimm"),
+        "modalias": const("nd:t1"),
+        "commands": show_only(nmem_commands_show),
+        "flags": show_only(flags_show),
+        "state": show_only(state_show),
+        "available_slots": show_only(available_slots_show),
+        "security": show_store(security_show, security_store),
+        "frozen": show_only(frozen_show),
+        "cxl": lambda k, nmem: Dir(lambda: _nmem_cxl(k, nmem)),
+    },
+    devtype="nvdimm",
+    uevent_vars=lambda k, nmem: ["MODALIAS=nd:t1"],
+    power=True,
+    release=_nmem_release,
+)
 
 
-def ndctl_attrs(bridge: NvdimmBridge) -> dict[str, Node]:
-    return {
-        "dev": ro(f"{NDCTL_MAJOR}:{bridge.bus_id}"),
-        "uevent": uevent(
-            [f"MAJOR={NDCTL_MAJOR}", f"MINOR={bridge.bus_id}", f"DEVNAME=ndctl{bridge.bus_id}"]
-        ),
-    }
+def _nd_match(device_type: str) -> Callable[[Kernel, Device], bool]:
+    return lambda k, dev: dev.type == device_type
 
 
-def nmem_attrs(nmem: Nmem, active: bool) -> dict[str, Node]:
-    return {
-        "dev": ro(f"{NMEM_MAJOR}:{nmem.minor}"),
-        "devtype": ro("nvdimm"),
-        "modalias": ro("nd:t1"),
-        "uevent": uevent(
-            [
-                f"MAJOR={NMEM_MAJOR}",
-                f"MINOR={nmem.minor}",
-                f"DEVNAME=nmem{nmem.id}",
-                "DEVTYPE=nvdimm",
-                "DRIVER=nvdimm",
-                "MODALIAS=nd:t1",
-            ]
-        ),
-        "commands": ro("get_config_size get_config_data set_config_data "),
-        "flags": ro("label "),
-        "state": ro("active" if active else "idle"),
-        # Free label slots minus one. The label area holds no valid index yet, so every slot
-        # counts as free (the kernel writes an index with the first label).
-        "available_slots": ro(max(0, label_slots(nmem.lsa_size) - 1)),
-        "security": Attr(0o644, lambda: b"disabled\n", not_emulated),
-        "frozen": ro(0),
-    }
+#: The nd bus's drivers. Only nvdimm has devices to bind so far (no nd region is modeled).
+ND_DRIVERS = {
+    "nvdimm": Driver("nvdimm", "nd", _nd_match("nvdimm")),
+    "nd_region": Driver("nd_region", "nd", _nd_match("nd_region")),
+    "nd_pmem": Driver("nd_pmem", "nd", _nd_match("nd_namespace_pmem")),
+    "dax_pmem": Driver("dax_pmem", "nd", _nd_match("nd_dax")),
+    "nd_btt": Driver("nd_btt", "nd", _nd_match("nd_btt")),
+}
 
 
-def nmem_cxl_attrs(nmem: Nmem) -> dict[str, Node]:
-    # cxl/id is the memdev serial in decimal (%lld); cxl/provider names the pmemN device.
-    return {"id": ro(nmem.serial), "provider": ro(f"pmem{nmem.memdev}")}
+# -- pmem_regionN (cxl_pmem_region) ------------------------------------------------------------
+
+
+def cxl_pmem_region_probe(k: Kernel, dev: Device) -> None:
+    """Would register the nd region of the CXL region (3.4.3); nd regions are not modeled
+    yet, so the device binds with nothing below it."""
+
+
+CXL_PMEM_REGION_DRIVER = cxl_driver(
+    "cxl_pmem_region",
+    CXL_DEVICE_PMEM_REGION,
+    cxl_pmem_region_probe,
+    core.nothing,
+    bind_attrs=False,
+)
+
+PMEM_REGION: DeviceType[Region] = DeviceType(
+    "cxl_pmem_region",
+    get=region_of,
+    entries={"devtype": const("cxl_pmem_region"), "modalias": const("cxl:t7")},
+    devtype="cxl_pmem_region",
+    uevent_vars=lambda k, region: ["MODALIAS=cxl:t7"],
+)

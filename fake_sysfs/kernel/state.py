@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fake_sysfs import codec
+from fake_sysfs.kernel.core import Device
 from fake_sysfs.kernel.dax import DaxRegion
+from fake_sysfs.kernel.log import Log
 from fake_sysfs.kernel.memdevs import Memdev
 from fake_sysfs.kernel.memory import Memory
 from fake_sysfs.kernel.nvdimm import NvdimmBridge
@@ -14,8 +16,44 @@ from fake_sysfs.kernel.ports import Port
 from fake_sysfs.kernel.regions import Region
 from fake_sysfs.platform.model import Platform
 
-#: Bumped whenever the stored state's shape changes incompatibly.
-STATE_FORMAT = 1
+if TYPE_CHECKING:
+    from fake_sysfs.kernel.hardware import HardwareIndex
+
+
+class HasDevice(Protocol):
+    """A family object that is a registered device."""
+
+    @property
+    def devkey(self) -> str: ...
+
+
+class Runtime:
+    """Indexes of a state, built on first use and kept current by the driver core; never
+    stored (the codec skips the field), so a loaded state rebuilds them."""
+
+    def __init__(self) -> None:
+        self._children: dict[str, list[str]] | None = None
+        #: The platform's hardware devices and model objects (fake_sysfs.kernel.hardware).
+        self.hardware: HardwareIndex | None = None
+        #: Keys of the devices whose driver's remove is running (core.device_release_driver).
+        self.releasing: set[str] = set()
+
+    def children(self, k: Kernel) -> dict[str, list[str]]:
+        """Parent key (or plain directory) -> keys of the devices registered below it."""
+        if self._children is None:
+            index: dict[str, list[str]] = {}
+            for key, dev in k.devices.items():
+                index.setdefault(dev.parent, []).append(key)
+            self._children = index
+        return self._children
+
+    def added(self, parent: str, key: str) -> None:
+        if self._children is not None:
+            self._children.setdefault(parent, []).append(key)
+
+    def removed(self, parent: str, key: str) -> None:
+        if self._children is not None:
+            self._children[parent].remove(key)
 
 
 @dataclass
@@ -27,8 +65,18 @@ class Kernel:
     regions: dict[int, Region] = field(default_factory=dict)
     dax_regions: dict[int, DaxRegion] = field(default_factory=dict)
     bridges: list[NvdimmBridge] = field(default_factory=list)
+    #: The driver core's registry: every device, by key (core.device_key).
+    devices: dict[str, Device] = field(default_factory=dict)
+    log: Log = field(default_factory=Log)
+    runtime: Runtime = field(
+        default_factory=Runtime, compare=False, repr=False, metadata=codec.TRANSIENT
+    )
 
     # -- lookups -------------------------------------------------------------------------
+
+    def dev(self, obj: HasDevice) -> Device:
+        """The registered device of a family object."""
+        return self.devices[obj.devkey]
 
     def root(self) -> Port | None:
         for port in self.ports.values():

@@ -20,8 +20,10 @@ class Node:
 
 
 class Attr(Node):
-    """A sysfs attribute. ``show`` returns the whole file (the kernel's trailing newline
-    included); ``store`` applies a write or raises KernfsError with the kernel's errno.
+    """A sysfs attribute. Its text is ``value`` (often a Shown: the family's show function,
+    called at read time) plus the kernel's trailing newline; ``show``, when given, returns
+    the whole file instead (binary attributes, an empty uevent). ``store`` applies a write
+    or raises KernfsError with the kernel's errno.
 
     A ``pure`` store only validates and waits (``bus/cxl/flush``, ``uevent``): it never
     changes kernel state, so frontends need not run it as a state transaction."""
@@ -40,9 +42,8 @@ class Attr(Node):
         self.show = show
         self.store = store
         self.pure = pure
-        #: A constant shown as ``value`` plus newline when there is no ``show``. Most
-        #: attributes are constants of the state; formatting them only when read keeps
-        #: building a directory cheap.
+        #: Shown as ``value`` plus newline when there is no ``show``; formatted only when
+        #: read, which keeps drawing a directory cheap.
         self.value = value
 
     def read(self) -> bytes:
@@ -73,24 +74,27 @@ class _Missing(Node):
 MISSING = _Missing()
 
 
-def table_entries(table: dict[str, Callable[[Any], Node | None]], obj: object) -> dict[str, Node]:
+#: A table of directory entries by name: each factory gives the node for ``(kernel, obj)``,
+#: or None where the entry is hidden (is_visible).
+Factory = Callable[[Any, Any], Node | None]
+
+
+def table_entries(table: dict[str, Factory], k: object, obj: object) -> dict[str, Node]:
     """All entries a table of per-name factories gives for ``obj`` (None: hidden)."""
     entries: dict[str, Node] = {}
     for name, factory in table.items():
-        node = factory(obj)
+        node = factory(k, obj)
         if node is not None:
             entries[name] = node
     return entries
 
 
-def table_lookup(
-    table: dict[str, Callable[[Any], Node | None]], obj: object, name: str
-) -> Node | None:
+def table_lookup(table: dict[str, Factory], k: object, obj: object, name: str) -> Node | None:
     """One entry of a factory table: the node, MISSING if hidden, None if not in the table."""
     factory = table.get(name)
     if factory is None:
         return None
-    node = factory(obj)
+    node = factory(k, obj)
     return MISSING if node is None else node
 
 
@@ -117,8 +121,10 @@ class Dir(Node):
     def entries(self) -> dict[str, Node]:
         if self._entries is None:
             entries = self._build()
-            # Keep the nodes handed out by lookup, so one path is always one node.
-            entries.update(self._looked)
+            # Keep the nodes handed out by lookup, so one path is always one node; a name
+            # a lookup found absent (MISSING, remembered so it is not computed again) is
+            # no entry.
+            entries.update((n, v) for n, v in self._looked.items() if v is not MISSING)
             self._entries = entries
         return self._entries
 
@@ -134,39 +140,22 @@ class Dir(Node):
         return self.entries.get(name)
 
 
-def text(value: object) -> bytes:
-    return f"{value}\n".encode()
-
-
 def ro(value: object, mode: int = 0o444) -> Attr:
     """A read-only attribute showing ``value`` plus the kernel's newline."""
     return Attr(mode, value=value)
 
 
-class _Hex:
-    """``%#llx`` of a value, formatted when read (``0x0`` for zero, as the kernel prints)."""
+class Shown:
+    """A value computed when read: ``fn(*args)`` (an attribute's show function)."""
 
-    __slots__ = ("n",)
+    __slots__ = ("args", "fn")
 
-    def __init__(self, n: int) -> None:
-        self.n = n
+    def __init__(self, fn: Callable[..., object], *args: object) -> None:
+        self.fn = fn
+        self.args = args
 
     def __str__(self) -> str:
-        return f"{self.n:#x}" if self.n else "0x0"
-
-
-def hexattr(value: int, mode: int = 0o444) -> Attr:
-    return Attr(mode, value=_Hex(value))
-
-
-def wo(store: Callable[[bytes], None] | None = None, pure: bool = False) -> Attr:
-    """A write-only (0200) attribute."""
-    return Attr(0o200, None, store or not_emulated, pure)
-
-
-def not_emulated(_data: bytes) -> None:
-    """Store of an attribute whose kernel rules are not modeled yet: refused, state unchanged."""
-    raise kerr(errno.EOPNOTSUPP)
+        return f"{self.fn(*self.args)}"
 
 
 def sysfs_streq(data: bytes, expected: bytes) -> bool:

@@ -175,7 +175,9 @@ class View:
         return node
 
     def write(self, path: str, data: bytes) -> int:
-        """One store. Returns the byte count (a store consumes the whole write)."""
+        """One store. Returns the byte count (a store consumes the whole write). A store
+        that refuses has recorded why in the kernel log; kernfs.transact commits that record
+        when the write is a state transaction."""
         node = self.check_writable(path)
         if len(data) > PAGE_SIZE:
             raise kerr(errno.E2BIG, path)
