@@ -52,8 +52,14 @@ def test_unknown_option_and_command() -> None:
 
 
 def test_list_cmds() -> None:
+    # Upstream's table order (checked against /usr/bin/cxl --list-cmds, v76.1), without the
+    # commands that need the device mailbox, which do not exist yet.
     result = run_cxl(["--list-cmds"])
-    assert result.out == b"version\nlist\nhelp\n"
+    assert result.out.decode().split() == [
+        "version", "list", "help", "disable-memdev", "enable-memdev", "reserve-dpa",
+        "free-dpa", "disable-port", "enable-port", "disable-bus", "create-region",
+        "enable-region", "disable-region", "destroy-region",
+    ]  # fmt: skip
     assert result.rc == 0
 
 

@@ -372,6 +372,13 @@ class Walk:
         self.flags = p.flags
         self.dbg = dbg
         self.top: dict[str, Arr] = {name: [] for name in CONTAINERS}
+        mf = self.mf
+        # Which dports and decoder targets -T lists: those leading to a filtered memdev.
+        self.dport_keep: Callable[[Dport], bool] | None = None
+        self.target_keep: Callable[[Target], bool] | None = None
+        if mf.active:
+            self.dport_keep = lambda d: dport_matches_memdev(d, mf)
+            self.target_keep = lambda t: target_matches_memdev(t, mf)
 
     def run(self) -> Arr:
         p, top = self.p, self.top
@@ -403,7 +410,7 @@ class Walk:
             return
         if bus_matches(bus, p.bus) and port_matches(bus, p.port, self.mode) and p.buses:
             jbus = cj.bus_json(bus, self.flags)
-            cj.dports_append(jbus, bus, self.mf, self.flags)
+            cj.dports_append(jbus, bus, self.flags, self.dport_keep)
             top["buses"].append(jbus)
             cports = [] if p.ports else None
             ceps = [] if p.endpoints else None
@@ -453,7 +460,7 @@ class Walk:
                     continue
                 if p.ports:
                     jport = cj.port_json(port, self.flags)
-                    cj.dports_append(jport, port, self.mf, self.flags)
+                    cj.dports_append(jport, port, self.flags, self.dport_keep)
                     jports.append(jport)
                     cports = []
                     cdevs = [] if p.memdevs else None
@@ -531,7 +538,7 @@ class Walk:
                 if not p.idle and decoder.size == 0:
                     continue
                 jdec = cj.decoder_json(decoder, self.flags)
-                cj.targets_append(jdec, decoder, self.mf, self.flags)
+                cj.targets_append(jdec, decoder, self.flags, self.target_keep)
                 if p.regions:
                     cregions = []
                 jdecs.append(jdec)

@@ -18,12 +18,12 @@ from pycxl.util.human import hex_value, size_value
 # typing (and dataclasses) would cost every run its import: type-only names stay here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
-    from pycxl.cxl.filter import MemdevFilter
-    from pycxl.cxl.lib.decoder import Decoder
+    from pycxl.cxl.lib.decoder import Decoder, Target
     from pycxl.cxl.lib.memdev import Memdev
-    from pycxl.cxl.lib.port import Bus, Port
+    from pycxl.cxl.lib.port import Bus, Dport, Port
     from pycxl.cxl.lib.region import Region
 
     JsonObj = dict[str, Any]
@@ -126,16 +126,17 @@ def port_json(port: Port, flags: Flags) -> JsonObj:
     return obj
 
 
-def dports_append(obj: JsonObj, port: Port, memdev_filter: MemdevFilter, flags: Flags) -> None:
-    """``nr_dports`` and ``dports`` (with -T), the dports filtered by memdev."""
+def dports_append(
+    obj: JsonObj, port: Port, flags: Flags, keep: Callable[[Dport], bool] | None = None
+) -> None:
+    """``nr_dports`` and ``dports`` (with -T): every dport is counted, those ``keep``
+    accepts (the caller's memdev filter) are listed."""
     dports = port.dports()
     if not dports or not flags.targets:
         return
     obj["nr_dports"] = len(dports)
-    if memdev_filter.active:
-        from pycxl.cxl.filter import dport_matches_memdev  # (filter imports this module)
-
-        dports = [d for d in dports if dport_matches_memdev(d, memdev_filter)]
+    if keep is not None:
+        dports = [d for d in dports if keep(d)]
     listed = []
     for dport in dports:
         entry: JsonObj = {"dport": dport.devname}
@@ -193,16 +194,15 @@ def decoder_json(decoder: Decoder, flags: Flags) -> JsonObj:
 
 
 def targets_append(
-    obj: JsonObj, decoder: Decoder, memdev_filter: MemdevFilter, flags: Flags
+    obj: JsonObj, decoder: Decoder, flags: Flags, keep: Callable[[Target], bool] | None = None
 ) -> None:
-    """``targets`` (with -T), the decoder's targets filtered by memdev."""
+    """``targets`` (with -T): the decoder's targets that ``keep`` accepts (the caller's
+    memdev filter)."""
     if not flags.targets or not decoder.nr_targets:
         return
     targets = decoder.targets
-    if memdev_filter.active:
-        from pycxl.cxl.filter import target_matches_memdev  # (filter imports this module)
-
-        targets = [t for t in targets if target_matches_memdev(t, memdev_filter)]
+    if keep is not None:
+        targets = [t for t in targets if keep(t)]
     listed = []
     for target in targets:
         entry: JsonObj = {"target": target.devname}

@@ -35,6 +35,72 @@ def _cmd_list(argv: list[str], sysfs: Sysfs) -> int:
     return cmd_list(argv, sysfs)
 
 
+def _cmd_disable_memdev(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.memdev import cmd_disable_memdev
+
+    return cmd_disable_memdev(argv, sysfs)
+
+
+def _cmd_enable_memdev(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.memdev import cmd_enable_memdev
+
+    return cmd_enable_memdev(argv, sysfs)
+
+
+def _cmd_reserve_dpa(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.memdev import cmd_reserve_dpa
+
+    return cmd_reserve_dpa(argv, sysfs)
+
+
+def _cmd_free_dpa(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.memdev import cmd_free_dpa
+
+    return cmd_free_dpa(argv, sysfs)
+
+
+def _cmd_disable_port(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.port import cmd_disable_port
+
+    return cmd_disable_port(argv, sysfs)
+
+
+def _cmd_enable_port(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.port import cmd_enable_port
+
+    return cmd_enable_port(argv, sysfs)
+
+
+def _cmd_disable_bus(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.port import cmd_disable_bus
+
+    return cmd_disable_bus(argv, sysfs)
+
+
+def _cmd_create_region(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.region import cmd_create_region
+
+    return cmd_create_region(argv, sysfs)
+
+
+def _cmd_enable_region(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.region import cmd_enable_region
+
+    return cmd_enable_region(argv, sysfs)
+
+
+def _cmd_disable_region(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.region import cmd_disable_region
+
+    return cmd_disable_region(argv, sysfs)
+
+
+def _cmd_destroy_region(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.region import cmd_destroy_region
+
+    return cmd_destroy_region(argv, sysfs)
+
+
 def _cmd_version(argv: list[str], sysfs: Sysfs) -> int:
     del argv, sysfs
     sys.stdout.write(f"{UPSTREAM_VERSION}\n")
@@ -54,6 +120,17 @@ COMMANDS: dict[str, Command] = {
     "version": _cmd_version,
     "list": _cmd_list,
     "help": _cmd_help,
+    "disable-memdev": _cmd_disable_memdev,
+    "enable-memdev": _cmd_enable_memdev,
+    "reserve-dpa": _cmd_reserve_dpa,
+    "free-dpa": _cmd_free_dpa,
+    "disable-port": _cmd_disable_port,
+    "enable-port": _cmd_enable_port,
+    "disable-bus": _cmd_disable_bus,
+    "create-region": _cmd_create_region,
+    "enable-region": _cmd_enable_region,
+    "disable-region": _cmd_disable_region,
+    "destroy-region": _cmd_destroy_region,
 }
 
 
@@ -90,13 +167,16 @@ def show_man_page(cmd: str) -> int:
 
 
 def flush_stdout_now() -> None:
-    """Before exec(), push out what the command printed so far (to the real stdout)."""
+    """Before exec(), push out what the command printed so far (to the real stdout); a
+    failure to write it is ignored, as C's exec() drops an unflushed buffer."""
     out = sys.stdout
     out.flush()
     buffer = getattr(out, "buffer", None)
     if isinstance(buffer, io.BytesIO) and sys.__stdout__ is not None:
-        sys.__stdout__.flush()
-        os.write(sys.__stdout__.fileno(), buffer.getvalue())
+        try:  # noqa: SIM105 - contextlib is not imported on the listing path
+            _write_all(sys.__stdout__, buffer.getvalue())
+        except OSError:
+            pass
         buffer.seek(0)
         buffer.truncate()
 
@@ -107,33 +187,113 @@ def _list_cmds() -> int:
     return 0
 
 
+def _write_all(real: TextIO, data: bytes) -> None:
+    """Write ``data`` to the stream: straight to its file descriptor when it has one (no
+    Python buffer is left holding what failed, to fail again at exit), else through its
+    buffer (a stream in memory, as tests give)."""
+    try:
+        fd = real.fileno()
+    except (AttributeError, OSError, ValueError):
+        buffer = getattr(real, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+        else:  # a text-only stream (io.StringIO)
+            real.write(data.decode("utf-8", "surrogateescape"))
+        real.flush()
+        return
+    real.flush()
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        view = view[written:]
+
+
+class _Output(io.BytesIO):
+    """What a command prints on stdout, kept until the end, and in which pieces (one per
+    write call, as the C program's printf calls) for ``_left_in_buffer``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pieces: list[int] = []
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.pieces.append(len(data))
+        return super().write(data)
+
+
+#: glibc's stdio buffer when st_blksize says nothing (BUFSIZ).
+_BUFSIZ = 8192
+
+
+def _left_in_buffer(output: _Output, size: int) -> bool:
+    """Replay glibc's fully buffered stdout (buffer of ``size`` bytes) over the pieces
+    printed, with every write to the file failing: whether bytes are still in the buffer
+    at exit. Then the exit-time fflush fails and upstream reports its errno; otherwise the
+    failed writes happened while printing (a print of ``size`` bytes or more is written
+    directly, a full buffer is flushed, and a failure drops the buffer and abandons the
+    print) and only the stream's error flag is left: "unknown write failure"."""
+    data = output.getvalue()
+    allocated = False  # stdio allocates the buffer at the first print
+    used = 0
+    at = 0
+    for length in output.pieces:
+        chunk = data[at : at + length]
+        at += length
+        # printf("%s\n", s) hands stdio the string and the newline separately.
+        parts = [length - 1, 1] if length > 1 and chunk.endswith(b"\n") else [length]
+        for n in parts:
+            fill = min(size - used, n) if allocated else 0
+            used += fill
+            rest = n - fill
+            if not rest:
+                continue
+            if used:  # the buffer is full: its flush fails, its bytes are dropped
+                used = 0
+                break
+            allocated = True
+            if rest >= size:  # whole blocks are written straight to the file: fails
+                break
+            used = rest
+    return used > 0
+
+
 def _flush_output(out: io.TextIOWrapper, real: TextIO, report: bool) -> int:
     """Write what the command printed to the real stdout, once, as a C program's fully
-    buffered stdout does at exit. A failure is reported only after a successful command and
-    only when stdout is not a pipe or socket (where SIGPIPE ends the process instead)."""
+    buffered stdout does at exit. A failure is reported only after a successful command
+    (``report``; elsewhere upstream's exit() drops it silently) and only when stdout is not
+    a pipe or socket (where SIGPIPE ends the process instead) nor closed, with upstream's
+    words for how C's stdio would have met it (``_left_in_buffer``)."""
     out.flush()
-    data = out.buffer.getvalue()  # type: ignore[attr-defined]
+    output = out.buffer
+    data = output.getvalue()  # type: ignore[attr-defined]
+    if not data:
+        return 0
     try:
-        if data:
-            real.flush()
-            real.buffer.write(data)
-        real.flush()
+        _write_all(real, data)
     except OSError as e:
         if not report:
             return 0
         try:
-            mode = os.fstat(real.fileno()).st_mode
+            st = os.fstat(real.fileno())
         except (OSError, ValueError):
-            mode = 0
-        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
             return 0
-        sys.stderr.write(f"write failure on standard output: {os.strerror(e.errno or errno.EIO)}")
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+            return 0
+        size = st.st_blksize if 0 < st.st_blksize < _BUFSIZ else _BUFSIZ
+        if isinstance(output, _Output) and not _left_in_buffer(output, size):
+            sys.stderr.write("unknown write failure on standard output")
+        else:
+            reason = os.strerror(e.errno or errno.EIO)
+            sys.stderr.write(f"write failure on standard output: {reason}")
         return 1
     return 0
 
 
-def run(argv: list[str]) -> int:
-    args = list(argv)
+def _dispatch(args: list[str]) -> tuple[Command, list[str]] | int:
+    """Upstream's main loop up to the command: a builtin and its arguments, or the exit
+    status of what was handled here (top-level options, usage, unknown command)."""
     while args and args[0].startswith("-"):
         opt = args[0]
         if opt in ("--version", "--help"):
@@ -161,25 +321,108 @@ def run(argv: list[str]) -> int:
     if handler is None:
         sys.stderr.write(f"Unknown command: '{cmd}'\n")
         return 1
-    from pycxl.sysfs.select import open_sysfs
+    return handler, rest
 
+
+def run(argv: list[str]) -> int:
+    """Run ``cxl ARGV``. Everything printed on stdout is written at the end, at once, as C's
+    fully buffered stdout does at exit; only a builtin that succeeded reports a failure to
+    write it (upstream's run_builtin), everything else drops it silently (exit())."""
     real = sys.stdout
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape")
+    out = io.TextIOWrapper(
+        _Output(), encoding="utf-8", errors="surrogateescape", write_through=True
+    )
     sys.stdout = out
-    sysfs = open_sysfs()
+    sysfs: Sysfs | None = None
+    builtin = False
+    rc = 1
     try:
-        rc = handler(rest, sysfs) & 0xFF
+        found = _dispatch(list(argv))
+        if isinstance(found, int):
+            rc = found
+        else:
+            from pycxl.sysfs.select import open_sysfs
+
+            handler, rest = found
+            sysfs = open_sysfs()
+            rc = handler(rest, sysfs) & 0xFF
+            builtin = True
     finally:
         sys.stdout = real
-        flushed = _flush_output(out, real, report=True)
+        flushed = _flush_output(out, real, report=builtin and rc == 0)
     # After the output: what the sysfs keeps for later runs is not worth a user's wait.
-    sysfs.close()
+    if sysfs is not None:
+        sysfs.close()
     return rc or flushed
+
+
+class _Stderr:
+    """stderr as a C program has it: unbuffered (each write is one write(2) of the bytes
+    given, names that are not UTF-8 included), and a write that fails (a closed stream, a
+    full device) is ignored: an error message must never become an error itself."""
+
+    encoding = "utf-8"
+    errors = "surrogateescape"
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    @property
+    def buffer(self) -> _Stderr:
+        return self
+
+    def write(self, text: str | bytes) -> int:
+        data = text.encode("utf-8", "surrogateescape") if text.__class__ is str else text
+        try:
+            written = os.write(self._fd, data)  # type: ignore[arg-type]
+            if 0 < written < len(data):
+                self._write_rest(memoryview(data)[written:])  # type: ignore[arg-type]
+        except OSError:
+            pass
+        return len(text)
+
+    def _write_rest(self, view: memoryview) -> None:
+        while view:
+            written = os.write(self._fd, view)
+            if written <= 0:
+                return
+            view = view[written:]
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+
+def _standard_streams() -> None:
+    """Make what the shell can do to the standard streams harmless, as it is for C.
+
+    A stream closed at start-up (``>&-``; Python then has None for it) gets /dev/null on
+    its descriptor, so that no file pycxl opens later (an attribute, a /dev node, the state)
+    can take descriptor 0, 1 or 2 and receive output; for stdout this is upstream's
+    behaviour too (its exit check finds no stdout and succeeds). stderr becomes unbuffered
+    and failure-proof (``2>&-``, ``2>/dev/full``)."""
+    fds = [0, 1, 2]
+    for fd, stream in ((0, sys.stdin), (1, sys.stdout), (2, sys.stderr)):
+        if stream is None:
+            # The lowest free descriptor: ``fd`` itself, unless something took it since
+            # (then the stream is /dev/null at another descriptor).
+            fds[fd] = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    if sys.stdout is None:
+        sys.stdout = io.TextIOWrapper(
+            io.FileIO(fds[1], "w", closefd=False), encoding="utf-8", errors="surrogateescape"
+        )
+    sys.stderr = _Stderr(fds[2])
 
 
 def main() -> None:
     # Die quietly on a closed pipe, like the C tool (e.g. `cxl list | head -1`).
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _standard_streams()
     try:
         code = run(sys.argv[1:])
     except SysfsUnavailable as e:

@@ -49,11 +49,19 @@ def require_oracle() -> None:
     pytest.skip(reason)
 
 
-def run_upstream(tree: Path, commands: list[list[str]]) -> list[Result]:
-    """Run each argv (e.g. ["cxl", "list", "-M"]) with tree/sys as /sys and tree/dev as /dev."""
+def run_upstream(
+    tree: Path, commands: list[list[str]], timeout: float | None = None
+) -> list[Result]:
+    """Run each argv (e.g. ["cxl", "list", "-M"]) with tree/sys as /sys and tree/dev as /dev.
+
+    A command still running after ``timeout`` seconds is killed; its result has rc -9.
+    The staging tmpfs is mounted on a directory inside this call's temporary directory, so
+    nothing is left in /tmp afterwards (the mounts vanish with the namespace)."""
     with tempfile.TemporaryDirectory(prefix="oracle-") as tmp:
         spec = Path(tmp) / "commands.json"
         out = Path(tmp) / "results.json"
+        mnt = Path(tmp) / "mnt"
+        mnt.mkdir()
         spec.write_text(json.dumps(commands))
         proc = subprocess.run(
             [
@@ -66,6 +74,8 @@ def run_upstream(tree: Path, commands: list[list[str]]) -> list[Result]:
                 str(tree),
                 str(spec),
                 str(out),
+                str(mnt),
+                *([] if timeout is None else [str(timeout)]),
             ],
             capture_output=True,
             text=True,

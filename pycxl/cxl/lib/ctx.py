@@ -6,6 +6,7 @@ lifetime, the way libcxl does; the order of enumeration decides the order of log
 
 from __future__ import annotations
 
+import errno
 import os
 
 from pycxl.util.cparse import scan_int
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 
 CXL_DEVICES = "/sys/bus/cxl/devices"
 CXL_FLUSH = "/sys/bus/cxl/flush"
+CXL_DRIVERS = "/sys/bus/cxl/drivers"
+
+#: Errors that come from opening an attribute rather than from its store (the Sysfs seam
+#: raises both alike); they decide which of libcxl's two debug lines a failed write gets.
+_OPEN_ERRORS = frozenset({errno.ENOENT, errno.EACCES, errno.ENOTDIR, errno.EISDIR, errno.ELOOP})
 
 
 class Ctx:
@@ -81,25 +87,95 @@ class Ctx:
         except OSError:
             return None
 
-    def write_attr(self, path: str, value: str) -> int:
-        """Write ``value`` plus its terminating NUL, as libcxl does. Returns 0 or -errno."""
+    def read_attr_rc(self, path: str) -> tuple[str | None, int]:
+        """``read_attr`` and its result as libcxl has it: 0, or -errno of the failure."""
         try:
-            self.sysfs.write(path, value.encode() + b"\0")
+            data: bytes | OSError = self.sysfs.read(path)
         except OSError as e:
-            return -(e.errno or 5)
+            data = e
+        text = self._attr_text(path, data)
+        if text is not None:
+            return text, 0
+        if isinstance(data, OSError):
+            return None, -(data.errno or errno.EIO)
+        # A value that fills the buffer: upstream reports whatever errno was left over.
+        return None, -errno.ENOENT
+
+    def write_attr(self, path: str, value: str, quiet: bool = False) -> int:
+        """Write ``value`` plus its terminating NUL, as libcxl does: one store through the
+        Sysfs seam. Returns 0 or -errno (a short write counts as a failure)."""
+        try:
+            self.sysfs.write(path, value.encode("utf-8", "surrogateescape") + b"\0")
+        except OSError as e:
+            code = e.errno or errno.EIO
+            if self.log.debug:
+                reason = os.strerror(code)
+                if code in _OPEN_ERRORS:
+                    self.log.dbg("write_attr", f"failed to open {path}: {reason}\n")
+                elif not quiet:
+                    self.log.dbg("write_attr", f"failed to write {value} to {path}: {reason}\n")
+            return -code
+        finally:
+            if path != CXL_FLUSH:
+                # The kernel may now have port work pending: the next scan waits for it.
+                self._flushed = False
         return 0
 
     def is_enabled(self, dev_path: str) -> bool:
         """A device is enabled while ``driver`` is a symlink (its target need not exist)."""
         return self.sysfs.is_link(f"{dev_path}/driver")
 
+    def bind(self, devname: str) -> int:
+        """``util_bind``: offer ``devname`` to the ``bind`` file of every cxl driver, in
+        readdir order, until one store succeeds (the wrong drivers refuse it). 0 or -ENXIO;
+        whether the device got bound is for the caller to check."""
+        try:
+            drivers = self.sysfs.listdir(CXL_DRIVERS)
+        except OSError:
+            self.log.err("__util_bind", f'{devname}: opendir("{CXL_DRIVERS}") failed\n')
+            return -errno.ENXIO
+        rc = 0
+        for name in drivers:
+            if name.startswith("."):
+                continue
+            rc = self.write_attr(f"{CXL_DRIVERS}/{name}/bind", devname, quiet=True)
+            if rc == 0:
+                break
+        if rc:
+            self.log.dbg("__util_bind", f"{devname}: bind failed\n")
+            return -errno.ENXIO
+        return 0
+
+    def unbind(self, dev_path: str) -> int:
+        """``util_unbind``: the device's name to its driver's ``unbind``."""
+        return self.write_attr(f"{dev_path}/driver/unbind", dev_path.rpartition("/")[2])
+
     # -- enumeration -----------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Wait for pending port probe work before scanning (errors are ignored)."""
+        """Wait for pending port probe work before scanning (errors are ignored). Written
+        before the first scan and before any scan that follows a store."""
         if not self._flushed:
-            self._flushed = True
-            self.write_attr(CXL_FLUSH, "1\n")
+            self.cxl_flush()
+
+    def cxl_flush(self) -> None:
+        self._flushed = True
+        self.write_attr(CXL_FLUSH, "1\n")
+
+    def invalidate_bus(self, bus: Bus) -> None:
+        """After a memdev or port went away the bus's port tree is unknown: forget every
+        memdev's endpoint and the bus's ports, and let the kernel settle (libcxl's
+        ``bus_invalidate``)."""
+        for memdev in self._memdevs or []:
+            memdev.forget_endpoint()
+        bus.forget_ports()
+        self.cxl_flush()
+
+    def drop_bus(self, bus: Bus) -> None:
+        """The bus is gone (its platform device was unbound)."""
+        if self._buses is not None and bus in self._buses:
+            self._buses.remove(bus)
+        self.cxl_flush()
 
     def device_parse(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 
+from pycxl.cxl.lib.device import Device, c_hex
 from pycxl.util.cparse import ULLONG_MAX, strtoull, to_uint
 from pycxl.util.sysattr import ATTR_SIZE, attr_atoi, attr_texts, attr_u64
 
@@ -23,6 +24,15 @@ UINT_MAX = 0xFFFFFFFF
 _COMMON_ATTRS = ["start", "size", "mode", "interleave_granularity", "interleave_ways"]
 _ROOT_ATTRS = [*_COMMON_ATTRS, "qos_class", "cap_type2", "cap_type3", "cap_ram", "cap_pmem"]
 _ENDPOINT_ATTRS = [*_COMMON_ATTRS, "dpa_resource", "dpa_size"]
+
+
+#: libcxl's decoder mode numbers (enum cxl_decoder_mode), as its messages print them.
+MODE_NUMBERS = {"none": 0, "mixed": 1, "pmem": 2, "ram": 3}
+
+
+def mode_from_ident(ident: str) -> str:
+    """``cxl_decoder_mode_from_ident``: ``ram``/``volatile`` -> ram, ``pmem``, else none."""
+    return {"ram": "ram", "volatile": "ram", "pmem": "pmem"}.get(ident, "none")
 
 
 def parse_mode(value: str | None) -> str:
@@ -45,7 +55,7 @@ class Target:
         return (self.phys_path or self.dev_path) in memdev.host_path
 
 
-class Decoder:
+class Decoder(Device):
     def __init__(self, port: Port, dec_id: int, dev_path: str) -> None:
         self.port = port
         self.ctx = port.ctx
@@ -67,6 +77,7 @@ class Decoder:
         self.max_available_extent = ULLONG_MAX
         self.targets: list[Target] = []
         self._regions: list[Region] | None = None
+        self._rescan_regions = False
 
     @classmethod
     def create(cls, port: Port, dec_id: int, dev_path: str) -> Decoder | None:
@@ -160,15 +171,23 @@ class Decoder:
         return len(self.targets)
 
     def regions(self) -> list[Region]:
-        """A root decoder's regions, sorted by start address."""
-        if self._regions is None:
+        """A root decoder's regions, sorted by start address.
+
+        After a region was created or deleted the directory is scanned again, as libcxl
+        does: a region found again replaces its old object, one no longer found is kept."""
+        if self._regions is None or self._rescan_regions:
             from pycxl.cxl.lib.region import Region
 
+            self._rescan_regions = False
             found = self.ctx.device_parse(
                 self.dev_path, "region", lambda i, p: Region.create(self, i, p)
             )
             found.reverse()  # readdir order, so that equal starts keep it
-            self._regions = sorted(found, key=lambda r: r.start)
+            kept: list[Region] = []
+            if self._regions is not None:
+                ids = {r.id for r in found}
+                kept = [r for r in self._regions if r.id not in ids]
+            self._regions = sorted([*kept, *found], key=lambda r: r.start)
         return self._regions
 
     def region(self) -> Region | None:
@@ -201,6 +220,78 @@ class Decoder:
 
     def memdev(self) -> Memdev | None:
         return self.port.memdev() if self.port.is_endpoint() else None
+
+    # -- the write side (libcxl's setters keep the cached fields current) -------------------
+
+    def set_dpa_size(self, size: int) -> int:
+        """``cxl_decoder_set_dpa_size``: allocate (or with 0, free) device capacity."""
+        if not self.port.is_endpoint():
+            self.ctx.log.err(
+                "cxl_decoder_set_dpa_size", f"{self.devname}: not an endpoint decoder\n"
+            )
+            return -errno.EINVAL
+        rc = self.write_attr("dpa_size", f"{c_hex(size)}\n")
+        if rc < 0:
+            return rc
+        self.dpa_size = size
+        return 0
+
+    def set_mode(self, mode: str) -> int:
+        """``cxl_decoder_set_mode``: the partition (``ram`` or ``pmem``) the next DPA
+        allocation comes from."""
+        if not self.port.is_endpoint():
+            self.ctx.log.err("cxl_decoder_set_mode", f"{self.devname}: not an endpoint decoder\n")
+            return -errno.EINVAL
+        if mode not in ("pmem", "ram"):
+            self.ctx.log.err(
+                "cxl_decoder_set_mode",
+                f"{self.devname}: unsupported mode: {MODE_NUMBERS.get(mode, 0)}\n",
+            )
+            return -errno.EINVAL
+        rc = self.write_attr("mode", mode)
+        if rc < 0:
+            return rc
+        self.mode = mode
+        return 0
+
+    def create_region(self, mode: str) -> Region | None:
+        """``cxl_decoder_create_{pmem,ram}_region``: read the next region name from
+        ``create_<mode>_region``, write it back, and find the new region by scanning again;
+        a region that cannot be found is deleted."""
+        ctx = self.ctx
+        log = ctx.log
+        func = "cxl_decoder_create_region"
+        path = f"{self.dev_path}/create_{mode}_region"
+        name, rc = ctx.read_attr_rc(path)
+        if name is None:
+            log.err(func, f"failed to read new region name: {os.strerror(-rc)}\n")
+            return None
+        rc = ctx.write_attr(path, name)
+        if rc < 0:
+            log.err(func, f"failed to write new region name: {os.strerror(-rc)}\n")
+            return None
+        self._rescan_regions = True
+        for region in self.regions():
+            if region.devname == name:
+                return region
+        log.err(func, "failed to add new region to libcxl\n")
+        self.delete_region_name(name)
+        return None
+
+    def delete_region_name(self, name: str) -> int:
+        """``cxl_region_delete_name``: the name to ``delete_region``."""
+        rc = self.write_attr("delete_region", name)
+        if rc != 0:
+            self.ctx.log.err(
+                "cxl_region_delete_name", f"error deleting region: {os.strerror(-rc)}\n"
+            )
+        return rc
+
+    def forget_region(self, region: Region) -> None:
+        """A deleted region leaves the list; the directory is scanned again when next asked."""
+        if self._regions is not None and region in self._regions:
+            self._regions.remove(region)
+        self._rescan_regions = True
 
     def target_by_memdev(self, memdev: Memdev) -> Target | None:
         for target in self.targets:

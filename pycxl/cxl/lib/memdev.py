@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
+from pycxl.cxl.lib.device import Device
 from pycxl.util.cparse import ULLONG_MAX, strtoull, to_int
 from pycxl.util.sysattr import attr_atoi, attr_int, attr_u64
 
@@ -29,7 +31,11 @@ _ATTRS = [
 ]
 
 
-class Memdev:
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 10
+
+
+class Memdev(Device):
     def __init__(self, ctx: Ctx, mem_id: int, dev_path: str) -> None:
         self.ctx = ctx
         self.id = mem_id
@@ -37,6 +43,7 @@ class Memdev:
         self.devname = dev_path.rpartition("/")[2]
         self.major = 0
         self.minor = 0
+        self.node_is_char = False  # /dev/cxl/memN was a character device at enumeration
         self.pmem_size = 0
         self.ram_size = 0
         self.pmem_qos_class = QOS_CLASS_NONE
@@ -50,6 +57,8 @@ class Memdev:
         self.firmware_version: str | None = None
         self._endpoint: Port | None = None
         self._endpoint_known = False
+        self._dev_number: tuple[int, int] | None = None
+        self._dev_number_known = False
 
     @classmethod
     def create(cls, ctx: Ctx, mem_id: int, dev_path: str) -> Memdev | None:
@@ -62,6 +71,7 @@ class Memdev:
         except OSError:
             return None
         mem.major, mem.minor = st.major, st.minor
+        mem.node_is_char = st.is_char
         (pmem_size, ram_size, pmem_qos, ram_qos, payload_max, lsa_size, serial, numa) = (
             ctx.read_attrs(dev_path, _ATTRS)
         )
@@ -90,6 +100,18 @@ class Memdev:
         if log.debug:
             log.dbg("__sysfs_device_parse", f"base: '{dev_path}' dev: 'pmem'\n")
         return mem
+
+    def dev_number(self) -> tuple[int, int] | None:
+        """(major, minor) from the memdev's ``dev`` attribute (``MAJOR:MINOR``), None when
+        it is missing or malformed. Read once, when a mailbox command first needs it."""
+        if not self._dev_number_known:
+            self._dev_number_known = True
+            text = self.ctx.read_attr(f"{self.dev_path}/dev")
+            if text is not None:
+                major, colon, minor = text.partition(":")
+                if colon and _is_number(major) and _is_number(minor):
+                    self._dev_number = (int(major), int(minor))
+        return self._dev_number
 
     def is_enabled(self) -> bool:
         return self.ctx.is_enabled(self.dev_path)
@@ -121,3 +143,33 @@ class Memdev:
     def bus(self) -> Bus | None:
         ep = self.endpoint()
         return ep.bus() if ep is not None else None
+
+    # -- enable / disable ------------------------------------------------------------------
+
+    def enable(self) -> int:
+        """``cxl_memdev_enable``: bind to cxl_mem."""
+        return self.enable_device("cxl_memdev_enable")
+
+    def disable_invalidate(self) -> int:
+        """``cxl_memdev_disable_invalidate``: unbind, then forget the bus's port tree (the
+        endpoint went away with the driver)."""
+        if not self.is_enabled():
+            return 0
+        log = self.ctx.log
+        func = "cxl_memdev_disable_invalidate"
+        bus = self.bus()
+        if bus is None:
+            log.err(func, f"{self.devname}: failed to invalidate\n")
+            return -errno.ENXIO
+        self.unbind()
+        if self.is_enabled():
+            log.err(func, f"{self.devname}: failed to disable\n")
+            return -errno.EBUSY
+        self.ctx.invalidate_bus(bus)
+        log.dbg(func, f"{self.devname}: disabled\n")
+        return 0
+
+    def forget_endpoint(self) -> None:
+        """Look the endpoint up again when next asked."""
+        self._endpoint = None
+        self._endpoint_known = False

@@ -7,6 +7,9 @@ the port's ``host``. Children are found by scanning the port's own directory.
 
 from __future__ import annotations
 
+import errno
+
+from pycxl.cxl.lib.device import Device
 from pycxl.util.sysattr import attr_int
 
 # typing would cost every run its import: type-only names stay here.
@@ -61,7 +64,7 @@ def alias(phys_path: str | None, fw_path: str | None) -> str | None:
     return None
 
 
-class Port:
+class Port(Device):
     def __init__(
         self, ctx: Ctx, port_id: int, dev_path: str, kind: PortType, parent: Port | None
     ) -> None:
@@ -119,9 +122,6 @@ class Port:
 
     def is_endpoint(self) -> bool:
         return self.kind == "endpoint"
-
-    def is_enabled(self) -> bool:
-        return self.ctx.is_enabled(self.dev_path)
 
     def bus(self) -> Bus | None:
         """The bus this port belongs to; a disabled port has none."""
@@ -206,6 +206,35 @@ class Port:
             port = port.parent
         return port is not None
 
+    # -- enable / disable ------------------------------------------------------------------
+
+    def enable(self) -> int:
+        """``cxl_port_enable`` (switch ports and endpoints)."""
+        return self.enable_device("cxl_port_enable")
+
+    def disable_invalidate(self) -> int:
+        """``cxl_port_disable_invalidate``: unbind, then forget the bus's port tree."""
+        log = self.ctx.log
+        func = "cxl_port_disable_invalidate"
+        if self.is_root():
+            log.err(func, f"{self.devname}: can not be disabled through this interface\n")
+            return -errno.EINVAL
+        bus = self.bus()
+        if bus is None:
+            log.err(func, f"{self.devname}: failed to invalidate\n")
+            return -errno.ENXIO
+        self.unbind()
+        if self.is_enabled():
+            log.err(func, f"{self.devname}: failed to disable\n")
+            return -errno.EBUSY
+        log.dbg(func, f"{self.devname}: disabled\n")
+        self.ctx.invalidate_bus(bus)
+        return 0
+
+    def forget_ports(self) -> None:
+        """Enumerate the child ports again when next asked."""
+        self._ports = None
+
     # -- endpoints -------------------------------------------------------------------------
 
     def memdev(self) -> Memdev | None:
@@ -249,6 +278,16 @@ class Bus(Port):
             return None
         bus.provider = {"ACPI0017:00": "ACPI.CXL", "cxl_acpi.0": "cxl_test"}.get(bus.host, bus.host)
         return bus
+
+    def disable_invalidate(self) -> int:
+        """``cxl_bus_disable_invalidate``: unbind the platform device the bus stands for
+        (its name to ``<uport>/driver/unbind``); a failed store is the error. The bus is
+        then gone from the library."""
+        rc = self.ctx.unbind(self.uport)
+        if rc:
+            return rc
+        self.ctx.drop_bus(self)
+        return 0
 
     def find_endpoint(self, memdev: Memdev) -> Port | None:
         """Search order: endpoints directly below the root, then each port depth first

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pycxl.util.cparse import ULLONG_MAX, to_uint
+import errno
+import os
+
+from pycxl.cxl.lib.device import Device, c_hex
+from pycxl.util.cparse import ULLONG_MAX, strtoull, to_uint
 from pycxl.util.sysattr import attr_int, attr_u64
 
 # typing would cost every run its import: type-only names stay here.
@@ -32,7 +36,7 @@ class Mapping:
         self.decoder = decoder
 
 
-class Region:
+class Region(Device):
     def __init__(self, decoder: Decoder, region_id: int, dev_path: str) -> None:
         self.decoder = decoder
         self.ctx = decoder.ctx
@@ -80,9 +84,6 @@ class Region:
         region.mode = {"ram": "ram", "volatile": "ram", "pmem": "pmem"}.get(mode or "", "none")
         return region
 
-    def is_enabled(self) -> bool:
-        return self.ctx.is_enabled(self.dev_path)
-
     @property
     def committed(self) -> bool:
         return self.commit == 1
@@ -115,6 +116,128 @@ class Region:
                     continue
                 self._mappings.insert(0, Mapping(self, position, decoder))
         return self._mappings
+
+    # -- the write side (libcxl's setters keep the cached fields current) -------------------
+
+    def _set(self, attr: str, value: str) -> int:
+        rc = self.write_attr(attr, value)
+        return rc if rc < 0 else 0
+
+    def set_interleave_granularity(self, granularity: int) -> int:
+        rc = self._set("interleave_granularity", f"{granularity & UINT_MAX}\n")
+        if rc == 0:
+            self.interleave_granularity = granularity & UINT_MAX
+        return rc
+
+    def set_interleave_ways(self, ways: int) -> int:
+        rc = self._set("interleave_ways", f"{ways & UINT_MAX}\n")
+        if rc == 0:
+            self.interleave_ways = ways & UINT_MAX
+            self._mappings = None
+        return rc
+
+    def set_uuid(self, uuid: str) -> int:
+        """The canonical lowercase form of ``uuid`` (which must be a valid UUID)."""
+        rc = self._set("uuid", uuid.lower())
+        if rc == 0:
+            self.uuid = uuid.lower()
+        return rc
+
+    def set_size(self, size: int) -> int:
+        if size == 0:
+            self.ctx.log.dbg(
+                "cxl_region_set_size",
+                f"cxl_region_set_size: cannot use {self.devname} to delete a region\n",
+            )
+            return -errno.EINVAL
+        rc = self._set("size", f"{c_hex(size)}\n")
+        if rc == 0:
+            self.size = size
+        return rc
+
+    def set_target(self, position: int, decoder: Decoder | None) -> int:
+        """``cxl_region_set_target``: the endpoint decoder's name to ``target<position>``."""
+        if decoder is None:
+            return -errno.ENXIO
+        rc = self._set(f"target{position}", decoder.devname)
+        if rc == 0:
+            self._mappings = None
+        return rc
+
+    def clear_target(self, position: int) -> int:
+        """``cxl_region_clear_target``: an empty name to ``target<position>``, refused on a
+        bound region."""
+        log = self.ctx.log
+        func = "cxl_region_clear_target"
+        if self.is_enabled():
+            log.err(func, f"{self.devname}: can't clear targets on an active region\n")
+            return -errno.EBUSY
+        rc = self._set(f"target{position}", "")
+        if rc:
+            log.err(func, f"{self.devname}: error clearing target{position}: {os.strerror(-rc)}\n")
+            return rc
+        self._mappings = None
+        return 0
+
+    def target_decoder(self, position: int) -> Decoder | None:
+        """``cxl_region_get_target_decoder``: the decoder ``target<position>`` names."""
+        log = self.ctx.log
+        func = "cxl_region_get_target_decoder"
+        name, rc = self.ctx.read_attr_rc(f"{self.dev_path}/target{position}")
+        if name is None:
+            log.err(func, f"{self.devname}: error reading target{position}: {os.strerror(-rc)}\n")
+            return None
+        decoder = find_decoder(self.ctx.buses(), name)
+        if decoder is None:
+            log.err(func, f"{self.devname}: error locating decoder for target{position}\n")
+        return decoder
+
+    def _set_decode(self, state: int) -> int:
+        rc = self._set("commit", f"{state}\n")
+        if rc == 0:
+            self.commit = state
+        return rc
+
+    def decode_commit(self) -> int:
+        """``commit`` <- 1: program the decoders."""
+        return self._set_decode(1)
+
+    def decode_reset(self) -> int:
+        """``commit`` <- 0: reset the decoders."""
+        return self._set_decode(0)
+
+    def enable(self) -> int:
+        """``cxl_region_enable``: bind to cxl_region; once bound the address range is
+        known, so ``resource`` is read again."""
+        if self.is_enabled():
+            return 0
+        self.bind()
+        log = self.ctx.log
+        if not self.is_enabled():
+            log.err("cxl_region_enable", f"{self.devname}: failed to enable\n")
+            return -errno.ENXIO
+        text = self.ctx.read_attr(f"{self.dev_path}/resource")
+        if text is not None:
+            resource = strtoull(text)[0]
+            if resource < ULLONG_MAX:
+                self.start = resource
+        log.dbg("cxl_region_enable", f"{self.devname}: enabled\n")
+        return 0
+
+    def disable(self) -> int:
+        """``cxl_region_disable``: unbind from cxl_region."""
+        return self.disable_device("cxl_region_disable")
+
+    def delete(self) -> int:
+        """``cxl_region_delete``: a bound region is refused (EBUSY) without a word; else its
+        name goes to the root decoder's ``delete_region``."""
+        if self.is_enabled():
+            return -errno.EBUSY
+        rc = self.decoder.delete_region_name(self.devname)
+        if rc:
+            return rc
+        self.decoder.forget_region(self)
+        return 0
 
 
 def find_decoder(buses: list[Bus], name: str) -> Decoder | None:
