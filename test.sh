@@ -4,8 +4,9 @@
 #   ./test.sh [pytest arguments]
 #
 # System packages: ndctl (the upstream cxl 76.1 binary, the conformance oracle), jq (admin
-# script tests), util-linux (unshare). They are installed with apt-get when missing, as root
-# or through sudo. Python packages go into .venv. Then: ruff, ruff format, mypy, pytest.
+# script tests), util-linux (unshare), fuse3 (libfuse3 and fusermount3 for the FUSE mount).
+# They are installed with apt-get when missing, as root or through sudo. Python packages go
+# into .venv. Then: ruff, ruff format, mypy, pytest.
 # The conformance tests need root (private mount namespaces); without it they skip, except
 # under CI=true, where a missing oracle fails the run.
 set -eu
@@ -15,6 +16,7 @@ need=""
 command -v jq >/dev/null 2>&1 || need="$need jq"
 [ -x /usr/bin/cxl ] || need="$need ndctl"
 command -v unshare >/dev/null 2>&1 || need="$need util-linux"
+command -v fusermount3 >/dev/null 2>&1 || need="$need fuse3"
 if [ -n "$need" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else SUDO="none"; fi
     if [ "$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,10 +19,43 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="An emulated Linux kernel serving /sys for a modeled CXL platform.",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pycxl")
+    except PackageNotFoundError:
+        return "(version unknown)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"fake-sysfs {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _top_level(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            expose_value=False,
+            help="Show the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Top-level options (the help text is the app's)."""
+
+
 StateOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--state",
         help="State directory (default: $FAKE_SYSFS_STATE, else $XDG_STATE_HOME/fake-sysfs, "
@@ -28,10 +65,16 @@ StateOpt = Annotated[
 ]
 
 
-def _store(state: Path | None):  # type: ignore[no-untyped-def]
+def _store(state: str | None):  # type: ignore[no-untyped-def]
+    """The state directory: ``--state`` (a string here, as typed: an empty path must be
+    refused, and a Path would turn it into the current directory), else the default."""
     from fake_sysfs.store import StateStore
 
-    return StateStore(state)
+    if state is None:
+        return StateStore()
+    if not state:
+        raise FakeSysfsError("--state: the path is empty")
+    return StateStore(Path(state))
 
 
 @app.command()
@@ -90,10 +133,44 @@ def reset(state: StateOpt = None) -> None:
 
 
 @app.command()
+def dmesg(
+    read_clear: Annotated[
+        bool, typer.Option("--read-clear", "-c", help="Clear the log after printing it.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="SEQ|TIME",
+            help="Only records numbered SEQ and up, or made at TIME or later (seconds since "
+            "boot, with a decimal point or an s suffix: 1.5, 2s).",
+        ),
+    ] = None,
+    state: StateOpt = None,
+) -> None:
+    """Print the emulated kernel log, as dmesg does."""
+    from fake_sysfs.kernel.log import select
+
+    store = _store(state)
+    kernel, _ = store.load()
+    try:
+        records = select(kernel.log, since)
+    except ValueError as e:
+        raise FakeSysfsError(str(e)) from None
+    if read_clear and kernel.log.records:
+        # Read and clear in one transaction, so no record made meanwhile is lost unseen.
+        with store.transaction() as current:
+            records = select(current.log, since)
+            current.log.clear()
+    typer.echo("".join(f"{r.dmesg()}\n" for r in records), nl=False)
+
+
+@app.command()
 def export(
-    directory: Annotated[Path, typer.Argument(help="Where to write DIR/sys and DIR/dev.")],
+    # A string, not a Path: Path("") would silently become the current directory.
+    directory: Annotated[str, typer.Argument(help="Where to write DIR/sys and DIR/dev.")],
     force: Annotated[
-        bool, typer.Option("--force", "-f", help="Replace DIR/sys and DIR/dev.")
+        bool, typer.Option("--force", "-f", help="Replace an earlier export in DIR.")
     ] = False,
     regular_files: Annotated[
         bool,
@@ -101,10 +178,14 @@ def export(
     ] = False,
     state: StateOpt = None,
 ) -> None:
-    """Materialize the current state as plain files (DIR/sys, DIR/dev)."""
+    """Materialize the current state as plain files (DIR/sys, DIR/dev), replacing DIR
+    atomically."""
+    from fake_sysfs.frontends.export import check_destination
     from fake_sysfs.frontends.export import export as do_export
     from fake_sysfs.kernfs.view import View
 
+    # Refuse a bad DIR before loading (and booting) a state that may be large.
+    check_destination(directory, force)
     kernel, _ = _store(state).load()
     count = do_export(View(kernel), directory, force, False if regular_files else None)
     typer.echo(f"exported {count} entries to {directory}")
@@ -126,10 +207,182 @@ def presets() -> None:
     typer.echo("\n* default platform")
 
 
+@app.command("help")
+def help_command(
+    ctx: typer.Context,
+    command: Annotated[str | None, typer.Argument(help="The command to describe.")] = None,
+) -> None:
+    """Show the usage of fake-sysfs, or the help of COMMAND."""
+    parent = ctx.parent
+    assert parent is not None
+    group = parent.command
+    if command is None:
+        typer.echo(group.get_help(parent))
+        return
+    sub = group.get_command(parent, command)  # type: ignore[attr-defined]
+    if sub is None:
+        raise typer.BadParameter(f"no such command {command!r}", ctx, param_hint="COMMAND")
+    typer.echo(sub.get_help(typer.Context(sub, info_name=command, parent=parent)))
+
+
+class _OutputError(OSError):
+    """Writing to stdout failed (a full disk or device, a closed stream)."""
+
+
+class _Stdout(io.RawIOBase):
+    """stdout's file descriptor under sys.stdout: a failed write raises _OutputError, once;
+    later output is dropped, so that nothing is left to fail again when Python flushes at
+    exit."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+        self.failed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self.failed:
+            return len(data)
+        try:
+            return os.write(self.fd, data)
+        except OSError as e:
+            self.failed = True
+            raise _OutputError(e.errno, e.strerror) from None
+
+
+class _Stderr:
+    """stderr that never fails: unbuffered, and a write that cannot be done (a closed or
+    full stream) is dropped, so that an error message never becomes an error itself."""
+
+    encoding = "utf-8"
+    errors = "backslashreplace"
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    @property
+    def buffer(self) -> _Stderr:
+        return self
+
+    def write(self, text: str | bytes) -> int:
+        data = text.encode("utf-8", "backslashreplace") if isinstance(text, str) else text
+        view = memoryview(data)
+        with contextlib.suppress(OSError):
+            while view:
+                written = os.write(self.fd, view)
+                if written <= 0:
+                    break
+                view = view[written:]
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+
+def _own_standard_streams() -> None:
+    """For a run as a program: a stream closed at start-up (``>&-``, which Python shows as
+    None) gets /dev/null on its descriptor, so no file opened later (the state, a lock, an
+    export) can become descriptor 0, 1 or 2; stdout's /dev/null is opened read-only, so
+    that output to a closed stdout fails (EBADF) and is reported, as coreutils do. stdout
+    reports its failures as _OutputError, stderr drops them, and a closed pipe ends the
+    program quietly (SIGPIPE), as for the cxl tool."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    fds = [0, 1, 2]
+    for fd, stream, mode in (
+        (0, sys.stdin, os.O_RDONLY),
+        (1, sys.stdout, os.O_RDONLY),
+        (2, sys.stderr, os.O_WRONLY),
+    ):
+        if stream is None:
+            # The lowest free descriptor: ``fd`` itself, unless something took it since
+            # (then the stream is /dev/null at another descriptor).
+            fds[fd] = os.open(os.devnull, mode | os.O_CLOEXEC)
+    old = sys.stdout
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_Stdout(fds[1])),
+        encoding=getattr(old, "encoding", None) or "utf-8",
+        errors=getattr(old, "errors", None) or "strict",
+        line_buffering=os.isatty(fds[1]),
+    )
+    sys.stderr = _Stderr(fds[2])
+
+
+@app.command("mount")
+def mount_command(
+    mountpoint: Annotated[str, typer.Argument(help="Where to show sys/ and dev/.")],
+    foreground: Annotated[
+        bool, typer.Option("--foreground", help="Serve in this process until unmounted.")
+    ] = False,
+    state: StateOpt = None,
+) -> None:
+    """Serve the emulated kernel as a live file system (MOUNTPOINT/sys, MOUNTPOINT/dev)."""
+    from fake_sysfs.frontends import fuse
+
+    store = _store(state)
+    if foreground:
+        fuse.preflight(store, mountpoint)
+
+        def ready() -> None:
+            typer.echo(f"mounted {store.dir} on {mountpoint}")
+            sys.stdout.flush()
+
+        fuse.serve(store, mountpoint, ready)
+        return
+    pid = fuse.spawn(store, mountpoint)
+    typer.echo(f"mounted {store.dir} on {mountpoint} (pid {pid})")
+
+
+@app.command("umount")
+def umount_command(
+    mountpoint: Annotated[str, typer.Argument(help="A fake-sysfs mount point.")],
+) -> None:
+    """Unmount a fake-sysfs mount (also one whose daemon was killed)."""
+    from fake_sysfs.frontends import fuse
+
+    fuse.unmount(mountpoint)
+    typer.echo(f"unmounted {mountpoint}")
+
+
+@app.command(
+    "run",
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+def run_command(
+    command: Annotated[list[str], typer.Argument(help="The program and its arguments.")],
+    state: StateOpt = None,
+) -> int:
+    """Run COMMAND with the emulated /sys and /dev in place of the host's; its exit status."""
+    from fake_sysfs.frontends.namespace import run_emulated
+
+    return run_emulated(_store(state), command)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """The program. ``argv`` given (tests): run in this process with its streams as they
+    are; otherwise the process's standard streams are made safe first."""
+    if argv is None:
+        _own_standard_streams()
     args = sys.argv[1:] if argv is None else argv
     try:
         rc = app(args or ["--help"], standalone_mode=False)
+        sys.stdout.flush()
+    except _OutputError as e:
+        sys.stderr.write(f"fake-sysfs: cannot write output: {os.strerror(e.errno or 5)}\n")
+        sys.exit(1)
     except FakeSysfsError as e:
         sys.stderr.write(f"fake-sysfs: {e}\n")
         sys.exit(1)

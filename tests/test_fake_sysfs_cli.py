@@ -117,5 +117,8 @@ def test_export_refuses_non_empty(tmp_path: Path, capsys: pytest.CaptureFixture[
     (target / "keep").write_text("x")
     rc, _, err = fs(["export", "--state", state, str(target)], capsys)
     assert rc == 1 and "not empty" in err
-    rc, _, _ = fs(["export", "--state", state, str(target), "--force"], capsys)
-    assert rc == 0 and (target / "sys").is_dir() and (target / "keep").exists()
+    # --force replaces only an earlier export: a directory of the user's is never touched
+    # (test_robust_export.py has every case).
+    rc, _, err = fs(["export", "--state", state, str(target), "--force"], capsys)
+    assert rc == 1 and "holds no earlier export" in err
+    assert sorted(p.name for p in target.iterdir()) == ["keep"]

@@ -1,0 +1,597 @@
+"""The FUSE frontend: the emulated kernel served as a live file system.
+
+``MOUNTPOINT/sys`` is the kernfs view and ``MOUNTPOINT/dev`` the device nodes the emulated
+kernel registered, so any program (``cat``, ``echo >``, the upstream ``cxl`` binary, through
+``fake-sysfs run``) talks to the emulation with ordinary system calls.
+
+Every operation answers from the state committed now: before each one, the committed state
+file is compared with the one the in-process frontend holds (one stat(); the generation in
+the file's header when they differ), and another process's commit makes it reload. Writes
+are stores through the in-process frontend, one state transaction each. Nothing is cached
+by the kernel (entry and attribute timeouts 0, direct I/O), so a read returns the
+attribute's real length and a device created by a store is visible at once.
+
+The binding is mfusepy (ctypes over libfuse 2 or 3): no compiler, no async framework.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal
+import stat as stat_mod
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fake_sysfs.errors import FakeSysfsError, KernfsError, kerr
+from fake_sysfs.frontends.inprocess import InProcess
+from fake_sysfs.statedir import STATE_FILE, Snapshot, open_snapshot
+from fake_sysfs.store import StateStore
+
+#: The file system type mounts show (``fuse.fake-sysfs``): how ``umount`` knows its own.
+FS_NAME = "fake-sysfs"
+#: How long ``spawn`` waits for a mount to answer before giving up.
+READY_TIMEOUT = 30.0
+
+_DIR_MODE = stat_mod.S_IFDIR | 0o755
+_ROOT_ENTRIES = ("sys", "dev")
+
+
+class FuseUnavailable(FakeSysfsError):
+    """FUSE cannot be used on this machine (no /dev/fuse, no libfuse, no binding)."""
+
+
+# -- the state, kept current ---------------------------------------------------------------
+
+
+class Live:
+    """The in-process frontend of one state directory, reloaded whenever another process
+    commits: each ``current()`` costs one stat() when nothing changed."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.path = str(store.dir)
+        self.state_file = os.path.join(self.path, STATE_FILE)
+        self.frontend = InProcess(store)
+        #: The snapshot the frontend holds, and its file's (st_dev, st_ino).
+        self._held: tuple[Snapshot | None, tuple[int, int] | None] = (None, None)
+        #: /dev as directories -> entries, for the generation it was built from.
+        self._dev_tree: dict[str, list[str]] = {}
+        self._dev_generation: str | None = None
+
+    def held_generation(self) -> str | None:
+        """The generation of the state the frontend answers for (None before its first use)."""
+        snap = self.frontend.cache.snap
+        return None if snap is None else snap.generation
+
+    def _held_identity(self) -> tuple[int, int] | None:
+        snap = self.frontend.cache.snap
+        if snap is None or snap.fd is None:
+            return None
+        held, identity = self._held
+        if held is not snap:
+            st = os.fstat(snap.fd)
+            identity = (st.st_dev, st.st_ino)
+            self._held = (snap, identity)
+        return identity
+
+    def current(self) -> InProcess:
+        """The frontend, answering for the state committed now.
+
+        Fast path: while the frontend holds its state file open, no other file can have
+        that inode, so state.json being that inode means nothing was committed since (a
+        commit always renames a new file into place). Otherwise the committed generation
+        decides, as every reader of the directory does."""
+        try:
+            st = os.stat(self.state_file)
+            if (st.st_dev, st.st_ino) == self._held_identity():
+                return self.frontend
+        except OSError:
+            pass  # the slow path says what is wrong
+        snap = open_snapshot(self.path, False)
+        try:
+            committed = snap.generation
+        finally:
+            snap.close()
+        if committed != self.held_generation():
+            # close() drops the loaded state; the next answer opens the committed one.
+            self.frontend.close()
+        return self.frontend
+
+    def dev_tree(self) -> dict[str, list[str]]:
+        """Directories below /dev (``/dev``, ``/dev/cxl``) and their entries, in the order
+        the kernel registered the nodes. Call after ``current()``."""
+        view = self.frontend.view  # opens the snapshot: the generation is known now
+        generation = self.held_generation()
+        if generation is None or generation != self._dev_generation:
+            tree: dict[str, list[str]] = {"/dev": []}
+            for name, _major, _minor, _syspath in view.dev_nodes():
+                parent = "/dev"
+                for part in name.split("/"):
+                    entries = tree.setdefault(parent, [])
+                    if part not in entries:
+                        entries.append(part)
+                    parent = f"{parent}/{part}"
+            self._dev_tree = tree
+            self._dev_generation = generation
+        return self._dev_tree
+
+    def close(self) -> None:
+        self.frontend.close()
+
+
+# -- the file system -----------------------------------------------------------------------
+
+
+@dataclass
+class _Open:
+    """An open attribute: what the first read returns (computed at open, as kernfs shows
+    an attribute once per read from offset 0), or the errno that read fails with."""
+
+    path: str
+    data: bytes | None = None
+    error: int = 0
+    fresh: bool = False
+
+
+def _errno_of(e: BaseException) -> int:
+    if isinstance(e, OSError) and e.errno:
+        return e.errno
+    return errno.EIO
+
+
+def _oserror(err: int) -> OSError:
+    return OSError(err, os.strerror(err))
+
+
+class SysfsOperations:
+    """mfusepy operations over a ``Live`` state (paths as FUSE gives them: ``/sys/...``).
+
+    Errors are raised as OSError with the errno the real sysfs gives (a KernfsError from the
+    view); anything else, an unusable state directory included, is EIO."""
+
+    #: Times in nanoseconds (mfusepy's current interface).
+    use_ns = True
+
+    def __init__(self, live: Live, on_ready: Callable[[], None] | None = None) -> None:
+        self.live = live
+        self.on_ready = on_ready
+        self._files: dict[int, _Open] = {}
+        self._next_fh = 1
+        # Like sysfs, every entry carries one time: here, the mount's.
+        self._time = time.time_ns()
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def init_with_config(self, conn: Any, config: Any) -> None:
+        if config is not None:  # libfuse 3: repeat the mount options, which must hold
+            config.entry_timeout = 0.0
+            config.attr_timeout = 0.0
+            config.negative_timeout = 0.0
+            config.direct_io = 1
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def destroy(self, path: str) -> None:
+        self.live.close()
+
+    # -- metadata --------------------------------------------------------------------------
+
+    def getattr(self, path: str, fh: int | None = None) -> dict[str, int]:
+        with _errors():
+            mode, size, rdev = self._lstat(path)
+        t = self._time
+        return {
+            "st_mode": mode,
+            "st_size": size,
+            "st_nlink": 1,  # "unknown" for directories: find must not trust a count
+            "st_uid": 0,
+            "st_gid": 0,
+            "st_rdev": rdev,
+            "st_blksize": 4096,
+            "st_atime": t,
+            "st_mtime": t,
+            "st_ctime": t,
+        }
+
+    def _lstat(self, path: str) -> tuple[int, int, int]:
+        """(mode, size, rdev) of a path of the mount."""
+        if path == "/":
+            return _DIR_MODE, 0, 0
+        frontend = self.live.current()
+        if _below(path, "/sys"):
+            st = frontend.view.lstat(path)
+            return st.mode, st.size, os.makedev(*st.rdev)
+        if _below(path, "/dev"):
+            if path in self.live.dev_tree():
+                return _DIR_MODE, 0, 0
+            st = frontend.stat_dev(path)
+            return st.mode, st.size, os.makedev(*st.rdev)
+        raise kerr(errno.ENOENT, path)
+
+    def readlink(self, path: str) -> str:
+        with _errors():
+            if not _below(path, "/sys"):
+                raise kerr(errno.EINVAL, path)
+            return self.live.current().view.readlink(path)
+
+    def readdir(self, path: str, fh: int) -> list[str]:
+        with _errors():
+            return [".", "..", *self._listdir(path)]
+
+    def _listdir(self, path: str) -> list[str]:
+        if path == "/":
+            return list(_ROOT_ENTRIES)
+        frontend = self.live.current()
+        if _below(path, "/sys"):
+            return frontend.listdir(path)
+        if _below(path, "/dev"):
+            entries = self.live.dev_tree().get(path)
+            if entries is not None:
+                return list(entries)
+            frontend.dev_node(path)  # ENOENT, unless it is a node
+            raise kerr(errno.ENOTDIR, path)
+        raise kerr(errno.ENOENT, path)
+
+    def statfs(self, path: str) -> dict[str, int]:
+        # What sysfs reports: a block size and a name length, no capacity.
+        return {"f_bsize": 4096, "f_frsize": 4096, "f_namemax": 255}
+
+    # -- attributes ------------------------------------------------------------------------
+
+    def open(self, path: str, flags: int) -> int:
+        """kernfs checks at open what the file allows (EACCES otherwise), whoever opens."""
+        with _errors():
+            if not _below(path, "/sys"):
+                raise kerr(errno.EACCES, path)  # the root and /dev hold no regular files
+            frontend = self.live.current()
+            accmode = flags & os.O_ACCMODE
+            if accmode in (os.O_WRONLY, os.O_RDWR):
+                frontend.view.check_writable(path)
+            handle = _Open(path)
+            if accmode in (os.O_RDONLY, os.O_RDWR):
+                self._show(handle, frontend)
+                if handle.error == errno.EACCES:
+                    raise kerr(errno.EACCES, path)
+                handle.fresh = True
+        fh = self._next_fh
+        self._next_fh += 1
+        self._files[fh] = handle
+        return fh
+
+    def _show(self, handle: _Open, frontend: InProcess) -> None:
+        try:
+            handle.data, handle.error = frontend.read(handle.path), 0
+        except (OSError, FakeSysfsError) as e:
+            handle.data, handle.error = None, _errno_of(e)
+
+    def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
+        handle = self._files.get(fh)
+        if handle is None:
+            raise _oserror(errno.EBADF)
+        with _errors():
+            # A read from offset 0 shows the attribute again (what open computed is used
+            # for the first one); later offsets continue in what that read showed.
+            if (offset == 0 and not handle.fresh) or (handle.data is None and not handle.error):
+                self._show(handle, self.live.current())
+            handle.fresh = False
+            if handle.error:
+                raise kerr(handle.error, path)
+            assert handle.data is not None
+            return handle.data[offset : offset + size]
+
+    def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
+        """One write() is one store of exactly its bytes; sysfs ignores the offset."""
+        with _errors():
+            return self.live.current().write(path, data)
+
+    def truncate(self, path: str, length: int, fh: int | None = None) -> int:
+        """``>`` opens with O_TRUNC: sysfs accepts and ignores the size change."""
+        with _errors():
+            mode, _, _ = self._lstat(path)
+        if stat_mod.S_ISDIR(mode):
+            raise _oserror(errno.EISDIR)
+        return 0
+
+    def release(self, path: str, fh: int) -> int:
+        self._files.pop(fh, None)
+        return 0
+
+    def flush(self, path: str, fh: int) -> int:
+        return 0
+
+    def utimens(self, path: str, times: tuple[int, int] | None = None) -> int:
+        # touch works on sysfs as root; nothing keeps the times here.
+        with _errors():
+            self._lstat(path)
+        return 0
+
+    # -- what sysfs refuses ----------------------------------------------------------------
+
+    def create(self, path: str, mode: int, flags: int = 0) -> int:
+        raise _oserror(errno.EACCES)  # sysfs directories have no create
+
+    def mknod(self, path: str, mode: int, dev: int) -> int:
+        raise _oserror(errno.EPERM)
+
+    def mkdir(self, path: str, mode: int) -> int:
+        raise _oserror(errno.EPERM)
+
+    def rmdir(self, path: str) -> int:
+        raise _oserror(errno.EPERM)
+
+    def unlink(self, path: str) -> int:
+        raise _oserror(errno.EPERM)
+
+    def symlink(self, target: str, source: str) -> int:
+        raise _oserror(errno.EPERM)
+
+    def link(self, target: str, source: str) -> int:
+        raise _oserror(errno.EPERM)
+
+    def rename(self, old: str, new: str) -> int:
+        raise _oserror(errno.EPERM)
+
+    def chmod(self, path: str, mode: int) -> int:
+        raise _oserror(errno.EPERM)
+
+    def chown(self, path: str, uid: int, gid: int) -> int:
+        raise _oserror(errno.EPERM)
+
+
+def _below(path: str, top: str) -> bool:
+    return path == top or path.startswith(top + "/")
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """KernfsError passes with its errno; a state that cannot be used, or a failure of the
+    emulation itself, is EIO (mfusepy would answer EINVAL, which a store can mean)."""
+    try:
+        yield
+    except KernfsError:
+        raise
+    except OSError as e:
+        raise _oserror(_errno_of(e)) from None
+    except Exception:
+        raise _oserror(errno.EIO) from None
+
+
+# -- mounting ------------------------------------------------------------------------------
+
+
+def _binding() -> Any:
+    """The mfusepy module; FuseUnavailable when FUSE cannot be used here."""
+    if not os.path.exists("/dev/fuse"):
+        raise FuseUnavailable("FUSE is not available: /dev/fuse does not exist")
+    if os.geteuid() != 0 and not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        # fusermount3 opens it as the user: that mode is the administrator's say.
+        raise FuseUnavailable(
+            "FUSE is not available to this user: /dev/fuse is not readable and writable "
+            "by you (mount as root, or have /dev/fuse made mode 0666)"
+        )
+    try:
+        import mfusepy  # type: ignore[import-untyped]
+    except ImportError:
+        raise FuseUnavailable(
+            "FUSE is not available: the Python binding mfusepy is not installed"
+        ) from None
+    except OSError as e:  # mfusepy loads libfuse when imported
+        raise FuseUnavailable(f"FUSE is not available: {e} (install fuse3)") from None
+    return mfusepy
+
+
+def mount_options() -> dict[str, Any]:
+    """libfuse options: sysfs's permission model, nothing cached by the kernel. As root the
+    mount is shared with every user and its device nodes are real (``dev``)."""
+    options: dict[str, Any] = {
+        "fsname": FS_NAME,
+        "subtype": FS_NAME,
+        "default_permissions": True,
+        "entry_timeout": 0,
+        "attr_timeout": 0,
+        "negative_timeout": 0,
+        "direct_io": True,
+    }
+    if os.geteuid() == 0:
+        options.update(allow_other=True, dev=True)
+    else:
+        # libfuse opens /dev/fuse itself unless auto_unmount sends it through fusermount3
+        # (setuid root), the only way in where /dev/fuse is root's alone. fusermount3 then
+        # also unmounts when the daemon dies.
+        options.update(auto_unmount=True)
+    return options
+
+
+def serve(store: StateStore, mountpoint: str, on_ready: Callable[[], None] | None) -> None:
+    """Mount and serve until unmounted (or SIGTERM/SIGINT, which unmount). ``on_ready`` is
+    called once the kernel has initialized the mount."""
+    binding = _binding()
+    live = Live(store)
+    try:
+        # Load the state before mounting: one that cannot be used is refused with its
+        # reason here, rather than as EIO from every operation.
+        live.current().view  # noqa: B018
+        binding.FUSE(
+            SysfsOperations(live, on_ready),
+            mountpoint,
+            foreground=True,
+            nothreads=True,  # the in-process frontend is not thread-safe
+            **mount_options(),
+        )
+    except RuntimeError as e:
+        raise FakeSysfsError(f"cannot mount {mountpoint} (libfuse error {e})") from None
+    finally:
+        live.close()
+
+
+def preflight(store: StateStore, mountpoint: str) -> None:
+    """Fail in the caller, before any fork, on what would stop the mount."""
+    _binding()
+    if not os.path.isdir(mountpoint):
+        raise FakeSysfsError(f"mount point {mountpoint} is not a directory")
+    store.snapshot().close()  # the state directory is usable (first use: booted)
+
+
+def spawn(store: StateStore, mountpoint: str, timeout: float = READY_TIMEOUT) -> int:
+    """Mount in a detached daemon; return its pid once the mount answers."""
+    preflight(store, mountpoint)
+    mountpoint = os.path.abspath(mountpoint)  # the daemon leaves this directory
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the daemon; tests see it through the mount
+        os.close(ready_r)
+        _daemon(store, mountpoint, ready_w)
+    os.close(ready_w)
+    try:
+        if not _wait_ready(ready_r, timeout):
+            _reap(pid, kill=True)
+            raise FakeSysfsError(f"cannot mount {mountpoint}: the mount daemon failed")
+    finally:
+        os.close(ready_r)
+    return pid
+
+
+def _daemon(store: StateStore, mountpoint: str, ready: int) -> None:
+    """The daemon's life: its own session (a terminal's ^C is not for it), no directory
+    of the caller's kept busy, stdin and stdout released at once (a caller capturing them
+    must see EOF), stderr kept until the mount is ready so that a failure is explained,
+    then released too. (Other inherited descriptors stay: Python objects may own them.)"""
+    code = 1
+    try:
+        os.setsid()
+        os.chdir("/")
+        _to_devnull(0, 1)
+        serve(store, mountpoint, lambda: _signal_ready(ready))
+        code = 0
+    except FakeSysfsError as e:
+        with contextlib.suppress(OSError):
+            os.write(2, f"fake-sysfs: {e}\n".encode())
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.write(2, f"fake-sysfs: mount daemon: {type(e).__name__}: {e}\n".encode())
+    finally:
+        os._exit(code)
+
+
+def _to_devnull(*fds: int) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in fds:
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _signal_ready(ready: int) -> None:
+    _to_devnull(2)
+    with contextlib.suppress(OSError):
+        os.write(ready, b"ready")
+        os.close(ready)
+
+
+def _wait_ready(fd: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        readable, _, _ = select.select([fd], [], [], left)
+        if readable:
+            return os.read(fd, 16) == b"ready"  # EOF: the daemon died before
+
+
+def _reap(pid: int, kill: bool = False, timeout: float = 5.0) -> None:
+    """Wait for our child ``pid`` (SIGTERM first if ``kill``; SIGKILL if it lingers)."""
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        time.sleep(0.01)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def stop(pid: int) -> None:
+    """End a daemon this process spawned (after its mount is gone) and reap it."""
+    _reap(pid, kill=True)
+
+
+# -- unmounting ----------------------------------------------------------------------------
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(code, char)
+    return field
+
+
+def mounts() -> list[tuple[str, str]]:
+    """(mount point, file system type) of this process's mounts, in mount order."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            found.append((_unescape(fields[4]), fields[sep + 1]))
+    return found
+
+
+def _absolute(mountpoint: str) -> str:
+    """The path mountinfo shows. realpath() of the parent only: the mount point itself
+    may be a dead mount (ENOTCONN)."""
+    path = os.path.abspath(mountpoint)
+    head, tail = os.path.split(path)
+    return os.path.join(os.path.realpath(head), tail) if tail else path
+
+
+def is_mounted(mountpoint: str) -> bool:
+    """A fake-sysfs mount is on ``mountpoint`` (alive or with its daemon gone)."""
+    path = _absolute(mountpoint)
+    return any(m == path and t == f"fuse.{FS_NAME}" for m, t in mounts())
+
+
+def unmount(mountpoint: str) -> None:
+    """Unmount a fake-sysfs mount; its daemon then exits. A mount whose daemon was killed
+    (ENOTCONN) is cleaned the same way. Anything else on that path is refused."""
+    path = _absolute(mountpoint)
+    if not is_mounted(path):
+        raise FakeSysfsError(f"{mountpoint} is not a fake-sysfs mount")
+    if os.geteuid() == 0:
+        from fake_sysfs.frontends.namespace import umount
+
+        try:
+            umount(path)
+        except OSError as e:
+            raise FakeSysfsError(f"cannot unmount {mountpoint}: {e.strerror}") from None
+        return
+    tool = _fusermount()
+    proc = subprocess.run([tool, "-u", path], capture_output=True, text=True)
+    if proc.returncode != 0:
+        why = proc.stderr.strip().splitlines()[-1:] or [f"{tool} failed"]
+        raise FakeSysfsError(f"cannot unmount {mountpoint}: {why[0]}")
+
+
+def _fusermount() -> str:
+    import shutil
+
+    for name in ("fusermount3", "fusermount"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise FuseUnavailable("cannot unmount: fusermount3 is not installed (apt-get install fuse3)")
