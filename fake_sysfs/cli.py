@@ -166,6 +166,46 @@ def dmesg(
 
 
 @app.command()
+def check(
+    root: Annotated[
+        str | None,
+        typer.Option(
+            "--root",
+            help="Check this directory as /sys (a real /sys, an export's DIR/sys, a mount) "
+            "instead of the emulated state.",
+        ),
+    ] = None,
+    state: StateOpt = None,
+) -> None:
+    """Check the kernel state's invariants as /sys shows them; print each violation."""
+    from fake_sysfs import check as checks
+
+    view: checks.View
+    if root is not None:
+        if not root or not Path(root).is_dir():
+            raise FakeSysfsError(f"--root: {root!r} is not a directory")
+        view = checks.FileView(root)
+        what = root
+    else:
+        from fake_sysfs.kernfs.view import View
+
+        store = _store(state)
+        view = View(store.load()[0])
+        what = str(store.dir)
+    report = checks.check(view)
+    for problem in report.problems:
+        typer.echo(problem)
+    summary = (
+        f"{report.links} links, {report.decoders} decoders, {report.regions} regions "
+        f"checked in {what}"
+    )
+    if report.problems:
+        typer.echo(f"{len(report.problems)} problems; {summary}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"consistent: {summary}")
+
+
+@app.command()
 def export(
     # A string, not a Path: Path("") would silently become the current directory.
     directory: Annotated[str, typer.Argument(help="Where to write DIR/sys and DIR/dev.")],
