@@ -9,8 +9,8 @@ nothing that a program reading /sys could not see:
   decoder's mode names;
 * every region's HPA range lies inside its window, and no two regions of a window overlap;
 * every decoder a region uses is programmed for it: the endpoint decoder at each position
-  names the region, sits at one position only, holds ``size / ways`` of DPA, and once all
-  positions are filled decodes the region's range with its ways and granularity; a switch
+  names the region, sits at one position only, holds ``size / ways`` of DPA, and once the
+  region is committed decodes the region's range with its ways and granularity; a switch
   or host-bridge decoder naming a region decodes that region's range;
 * a committed region's decoders are all committed, in order: each one's id is below its
   port's ``decoders_committed``.
@@ -276,7 +276,9 @@ def _programming(
             if ways and _int(dec, "dpa_size") * ways != size:
                 report.add(f"{where}: {target} holds {_int(dec, 'dpa_size'):#x} of DPA, "
                            f"not {size:#x} / {ways}")  # fmt: skip
-            if all(targets):
+            if values.get("commit") == "1":
+                # Only a committed region is sure to be validated: a failed validation of
+                # the last target leaves every target recorded, some decoders unprogrammed.
                 _decodes(report, target, dec, values, ways)
         if values.get("commit") == "1":
             _committed_in_order(view, name, targets, decoders, report)

@@ -27,7 +27,7 @@ LOCK_FILE = "lock"
 CACHE_FILE = "reads.cache"
 
 #: Bumped whenever the stored state's shape changes incompatibly.
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 #: Every committed state file begins with these bytes and a 32-hex-digit generation: a random
 #: name for that one commit. It identifies a committed state for the read cache, whatever
 #: inode numbers and timestamp granularity the filesystem has. A checksum of the whole file

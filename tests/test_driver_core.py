@@ -260,27 +260,45 @@ def test_bind_errors() -> None:
 
 def test_failed_probe_leaves_the_device_unbound_and_says_why() -> None:
     # 2.4: enabling a memdev whose parent port is disabled fails ENXIO; the driver core
-    # logs ENXIO rejections at debug level.
+    # logs ENXIO rejections at debug level. (A host-bridge port: an unbound switch port
+    # goes once its memdevs detach, see the next test.)
     k = fresh_kernel("cxl_test")
-    decoders6 = [d.name for d in k.ports[6].decoders]
-    unbind(k, "port6")
-    assert not k.ports[6].decoders and not k.ports[6].dports
-    # Unbinding the port took its endpoints, and their memdevs let go of cxl_mem.
-    assert device(k, "mem1").driver == "" and device(k, "mem5").driver == ""
-    assert k.memdevs[1].endpoint is None
+    decoders2 = [d.name for d in k.ports[2].decoders]
+    unbind(k, "port2")
+    assert not k.ports[2].decoders and not k.ports[2].dports
+    # Unbinding the port took its endpoints and switch ports, and their memdevs let go of
+    # cxl_mem.
+    for mem in (1, 3, 5, 7):
+        assert device(k, f"mem{mem}").driver == "" and k.memdevs[mem].endpoint is None
+    assert 6 not in k.ports and 10 not in k.ports
     mark = k.log.mark()
     assert errno_of(core.bind, k, driver("cxl", "cxl_mem"), device(k, "mem1")) == errno.ENXIO
     assert device(k, "mem1").driver == ""
     assert [r.text for r in k.log.since(mark)] == [
-        "cxl_mem mem1: CXL port topology port6 not enabled",
+        "cxl_mem mem1: CXL port topology port2 not enabled",
         "cxl_mem mem1: probe with driver cxl_mem rejects match -6",
     ]
     # Rebinding the port brings back its dports and decoders; then the memdev binds.
-    core.bind(k, driver("cxl", "cxl_port"), device(k, "port6"))
-    assert [d.name for d in k.devices.values() if d.parent == "bus/cxl/port6"] == decoders6
-    assert [d.id for d in k.ports[6].dports] == [1, 5]
+    core.bind(k, driver("cxl", "cxl_port"), device(k, "port2"))
+    assert [d.name for d in k.devices.values() if d.parent == "bus/cxl/port2"] == decoders2
+    assert [d.id for d in k.ports[2].dports] == [1, 3]
     core.bind(k, driver("cxl", "cxl_mem"), device(k, "mem1"))
-    assert device(k, "endpoint7").driver == "cxl_port"
+    assert device(k, "mem1").driver == "cxl_mem"
+
+
+def test_unbound_switch_port_goes_with_its_last_memdev() -> None:
+    # 4.1.7 / test/cxl-topology.sh: disable-port on a switch takes its endpoints; as their
+    # memdevs detach the switch port, now empty, goes (its parent is bound); enabling a
+    # memdev below re-creates it.
+    k = fresh_kernel("cxl_test")
+    booted = comparable(k)
+    unbind(k, "port6")
+    assert core.find_device(k, "cxl", "port6") is None and 6 not in k.ports
+    assert device(k, "mem1").driver == "" and device(k, "mem5").driver == ""
+    for name in ("mem1", "mem5"):
+        core.bind(k, driver("cxl", "cxl_mem"), device(k, name))
+    assert device(k, "port6").driver == "cxl_port"
+    assert comparable(k) == booted
 
 
 def test_region_needs_commit_to_bind() -> None:
@@ -291,10 +309,13 @@ def test_region_needs_commit_to_bind() -> None:
     assert device(k, "region1").driver == ""
     # The decoder offers the lowest id no region and no other decoder's offer holds.
     assert k.ports[0].decoders[1].next_region == 7
-    # Logged while the driver is recorded, as the kernel prints it.
-    assert k.log.records[-1].text == (
-        "cxl_region region1: probe with driver cxl_region rejects match -6"
-    )
+    # Logged while the driver is recorded, as the kernel prints it; then cxl_acpi's device
+    # (the root port's uport, which owns regions) says the region was created.
+    assert [r.text for r in k.log.records[-3:]] == [
+        "cxl_region region1: config state: 0",
+        "cxl_region region1: probe with driver cxl_region rejects match -6",
+        "cxl_acpi cxl_acpi.0: decoder0.1: created region1",
+    ]
     assert errno_of(core.bind, k, driver("cxl", "cxl_region"), device(k, "region1")) == (
         errno.ENXIO
     )

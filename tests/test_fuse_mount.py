@@ -445,8 +445,12 @@ def test_stores_and_their_errno(fuse: None, cxl_test: tuple[Path, Path]) -> None
     assert sh(f"echo add > {cxl}/devices/mem0/uevent").returncode == 0
     proc = sh(f"echo bogus > {cxl}/flush")
     assert proc.returncode == 1 and "Invalid argument" in proc.stderr
+    # An endpoint decoder's mode is a store the kernel takes (a state transaction).
     proc = sh(f"echo pmem > {mnt}{decoder}/mode")
-    assert proc.returncode == 1 and "Operation not supported" in proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert _read_file(Path(f"{mnt}{decoder}/mode")) == b"pmem\n"
+    proc = sh(f"echo bogus > {mnt}{decoder}/mode")
+    assert proc.returncode == 1 and "Invalid argument" in proc.stderr
     fd = os.open(cxl / "devices" / "mem0" / "uevent", os.O_WRONLY | os.O_TRUNC)
     try:
         # Each write() is its own store: a good one, then a bad one on the same open file.
@@ -463,10 +467,14 @@ def test_stores_and_their_errno(fuse: None, cxl_test: tuple[Path, Path]) -> None
     fd = os.open(f"{mnt}{decoder}/mode", os.O_WRONLY)
     try:
         with pytest.raises(OSError) as info:
-            os.write(fd, b"pmem")
-        assert info.value.errno == errno.EOPNOTSUPP
+            os.write(fd, b"none")
+        assert info.value.errno == errno.EINVAL
+        assert os.write(fd, b"ram") == 3
     finally:
         os.close(fd)
+    # A store not emulated yet refuses with EOPNOTSUPP.
+    proc = sh(f"echo 1 > {cxl}/devices/mem0/security/sanitize")
+    assert proc.returncode == 1 and "Operation not supported" in proc.stderr
 
 
 # -- one state, several processes ------------------------------------------------------------

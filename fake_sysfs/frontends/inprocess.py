@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from fake_sysfs.kernel.state import Kernel
     from fake_sysfs.kernfs.view import Stat, View
     from fake_sysfs.statedir import Snapshot
     from fake_sysfs.store import StateStore
@@ -267,12 +268,23 @@ class InProcess:
             self.cache.put(head, key, count)
             return count
         from fake_sysfs.kernfs import transact
-        from fake_sysfs.kernfs.view import View
 
         # A refused store raises here, after committing only its kernel log records; this
         # process then goes on answering from the state it had (the log is not in /sys).
-        count, kernel = transact.write(self.store, path, data)
-        # From now on this process answers for the state it committed.
+        # A store that failed after a change it keeps committed that change: this process
+        # answers for it, as for a store that worked, and then reports the failure.
+        try:
+            count, kernel = transact.write(self.store, path, data)
+        except transact.FailedAfterChange as e:
+            self._adopt(e.kernel)
+            raise kerr(e.errno or errno.EIO, path) from None
+        self._adopt(kernel)
+        return count
+
+    def _adopt(self, kernel: Kernel) -> None:
+        """From now on this process answers for the state it committed: ``kernel``."""
+        from fake_sysfs.kernfs.view import View
+
         committed = self.store.committed
         assert committed is not None
         self.store.committed = None
@@ -282,4 +294,3 @@ class InProcess:
         self.cache.attach(committed)
         self._view = View(kernel)
         self._devs = None
-        return count

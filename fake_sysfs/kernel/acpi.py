@@ -60,6 +60,13 @@ def cxl_acpi_probe(k: Kernel, dev: Device) -> None:
 
 
 def cxl_acpi_remove(k: Kernel, dev: Device) -> None:
+    """Regions were added last (cxl_acpi's device owns them), so they go first, each torn
+    down as ``delete_region`` does; then ``root0`` and everything below it."""
+    # Imported here: regions use what this module builds.
+    from fake_sysfs.kernel.regions import unregister_region
+
+    for region in sorted(k.regions.values(), key=lambda r: r.id, reverse=True):
+        unregister_region(k, region)
     for child in reversed(core.children(k, dev)):
         core.device_unregister(k, child)
 

@@ -2,16 +2,21 @@
 provides them: ``drivers_autoprobe``, ``drivers_probe``, ``uevent``, and each driver's
 ``bind``, ``unbind`` and ``uevent``.
 
-The driver core's operations behind them exist (kernel.core: ``drivers_probe``, ``bind``,
-``unbind``); the stores are not wired to them yet, so they refuse as before.
+``bind``, ``unbind`` and ``drivers_probe`` name a device of the bus (compared as
+sysfs_streq does) and call the driver core (kernel.core), whose probes and removes run the
+cascades: ENODEV when no such device is on the bus (or, for ``bind``, the driver does not
+match it; for ``unbind``, it is not bound to this driver), EBUSY when ``bind`` finds it bound,
+else what the probe returns. ``drivers_probe`` succeeds whether or not a driver binds.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fake_sysfs.kernel.attrs import not_emulated, show_store_attr, store_attr
-from fake_sysfs.kernel.core import Bus, Driver
+from fake_sysfs.errors import errno, kerr
+from fake_sysfs.kernel import core
+from fake_sysfs.kernel.attrs import not_emulated, show_store_attr, store_attr, written_name
+from fake_sysfs.kernel.core import Bus, Device, Driver
 from fake_sysfs.kernfs.nodes import Node
 
 if TYPE_CHECKING:
@@ -27,9 +32,20 @@ def drivers_autoprobe_store(k: Kernel, bus: Bus, buf: bytes) -> None:
     not_emulated(k, bus.name, "drivers_autoprobe")
 
 
+def _named(k: Kernel, bus: str, buf: bytes, who: str, attr: str) -> Device:
+    """bus_find_device_by_name: the device of ``bus`` whose name was written; ENODEV."""
+    name = written_name(buf)
+    dev = core.find_device(k, bus, name)
+    if dev is None:
+        k.log.dbg(who, f"{attr}: no device {name!r} on bus {bus}, -ENODEV")
+        raise kerr(errno.ENODEV)
+    return dev
+
+
 def drivers_probe_store(k: Kernel, bus: Bus, buf: bytes) -> None:
-    """Probe the named device of this bus (core.drivers_probe)."""
-    not_emulated(k, bus.name, "drivers_probe")
+    """Probe the named device of this bus (core.drivers_probe): a device with no driver
+    gets the first that matches and probes; a probe that fails is no failure here."""
+    core.drivers_probe(k, _named(k, bus.name, buf, bus.name, "drivers_probe"))
 
 
 def bus_uevent_store(k: Kernel, bus: Bus, buf: bytes) -> None:
@@ -53,12 +69,23 @@ def bus_attrs(k: Kernel, bus: Bus) -> dict[str, Node]:
 def bind_store(k: Kernel, drv: Driver, buf: bytes) -> None:
     """Bind the named device to this driver (core.bind: ENODEV if it does not match,
     EBUSY if bound, else the probe's errno)."""
-    not_emulated(k, drv.name, "bind")
+    dev = _named(k, drv.bus, buf, drv.name, "bind")
+    if dev.bus != drv.bus or not drv.match(k, dev):
+        k.log.dbg(drv.name, f"bind: {dev.name} does not match, -ENODEV")
+        raise kerr(errno.ENODEV)
+    if dev.driver:
+        k.log.dbg(drv.name, f"bind: {dev.name} is bound to {dev.driver} already, -EBUSY")
+        raise kerr(errno.EBUSY)
+    core.bind(k, drv, dev)
 
 
 def unbind_store(k: Kernel, drv: Driver, buf: bytes) -> None:
     """Unbind the named device from this driver (core.unbind: ENODEV if not bound to it)."""
-    not_emulated(k, drv.name, "unbind")
+    dev = _named(k, drv.bus, buf, drv.name, "unbind")
+    if dev.driver != drv.name:
+        k.log.dbg(drv.name, f"unbind: {dev.name} is not bound to {drv.name}, -ENODEV")
+        raise kerr(errno.ENODEV)
+    core.unbind(k, drv, dev)
 
 
 def driver_uevent_store(k: Kernel, drv: Driver, buf: bytes) -> None:

@@ -26,7 +26,7 @@ from fake_sysfs.kernel.attrs import (
 from fake_sysfs.kernel.core import Device, DeviceType, Driver, lowest_free_id
 from fake_sysfs.kernel.cxlbus import CXL_DEVICE_MEMORY_EXPANDER, cxl_driver
 from fake_sysfs.kernel.nvdimm import add_nvdimm
-from fake_sysfs.kernel.ports import add_endpoint, delete_endpoint
+from fake_sysfs.kernel.ports import add_endpoint, delete_endpoint, port_above, reap_ports
 from fake_sysfs.kernfs.nodes import Attr, Dir, Link, Node, static_dir
 from fake_sysfs.platform.model import Type3Device
 
@@ -162,13 +162,17 @@ def cxl_mem_probe(k: Kernel, dev: Device) -> None:
 
 
 def cxl_mem_remove(k: Kernel, dev: Device) -> None:
-    """Newest first: ``pmemN``, then the endpoint (with a switch port it leaves empty)."""
+    """Newest first: ``pmemN``, then the endpoint (with a switch port it leaves empty). An
+    endpoint gone already (its port was unbound) still lets the memdev detach from the
+    switch port above, which goes if it was the last memdev there."""
     mem = memdev_of(k, dev)
     pmem = core.find_device(k, "cxl", f"pmem{mem.id}")
     if pmem is not None:
         core.device_unregister(k, pmem)
     if mem.endpoint is not None:
         delete_endpoint(k, k.ports[mem.endpoint])
+    else:
+        reap_ports(k, port_above(k, mem))
 
 
 CXL_MEM_DRIVER = cxl_driver("cxl_mem", CXL_DEVICE_MEMORY_EXPANDER, cxl_mem_probe, cxl_mem_remove)

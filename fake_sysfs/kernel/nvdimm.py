@@ -342,8 +342,21 @@ ND_DRIVERS = {
 
 
 def cxl_pmem_region_probe(k: Kernel, dev: Device) -> None:
-    """Would register the nd region of the CXL region (3.4.3); nd regions are not modeled
-    yet, so the device binds with nothing below it."""
+    """Register the nd region of the CXL region (3.4.3) on the bridge's nd bus: ENXIO
+    while the bridge has no nd bus, ENODEV if a member has no DIMM. nd regions are not
+    modeled yet, so the device binds with nothing below it."""
+    region = region_of(k, dev)
+    bridge = k.bridges[0] if k.bridges else None
+    if bridge is None or not k.dev(bridge).driver:
+        k.log.dbg(dev, "nvdimm bus not found")
+        raise kerr(errno.ENXIO)
+    nmems = {n.memdev for n in bridge.nmems}
+    for i, name in enumerate(region.targets):
+        port, _, _ = name[len("decoder") :].partition(".")
+        mem = k.ports[int(port)].memdev if name else None
+        if mem is None or mem not in nmems:
+            k.log.dbg(dev, f"[{i}]: mem{mem}: no nvdimm found")
+            raise kerr(errno.ENODEV)
 
 
 CXL_PMEM_REGION_DRIVER = cxl_driver(

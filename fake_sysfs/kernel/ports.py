@@ -4,13 +4,16 @@ cxl_port driver.
 Ports and endpoints share one id allocator with the root. cxl_acpi adds the root and the
 host-bridge ports; cxl_mem adds a switch port on first use and the endpoint. The cxl_port
 probe reads a port's dports and HDM decoders from the hardware; its remove unregisters them
-and every port and endpoint below. A switch port goes when the last endpoint below it does,
-while its parent port is bound; an endpoint that goes under its memdev (its port unbound)
-takes the memdev's driver with it.
+and every port and endpoint below; what the HDM decoder registers hold committed stays in
+the hardware (``Kernel.hdm``) and is read back at the next probe. A switch port goes when
+the last memdev below it detaches, while its parent port is bound (also when the switch port
+itself was unbound); an endpoint that goes under its memdev (its port unbound) takes the
+memdev's driver with it. ``decoders_committed`` is an explicit count per port (commit_end).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -61,6 +64,10 @@ class Port:
     decoder_targets: int = 0
     #: Endpoints of devices with a CDAT DOE mailbox expose ``CDAT``.
     cdat: bool = False
+    #: Index of the highest committed decoder (-1: none). Decoders commit in index order,
+    #: so it moves up one at each commit; a reset only brings it down when it resets the
+    #: decoder it names, and then past the lower ones already reset (decoders.reap).
+    commit_end: int = -1
 
     @property
     def name(self) -> str:
@@ -72,15 +79,11 @@ class Port:
         return f"bus/cxl/{self.name}"
 
     def decoders_committed(self) -> int:
-        """Committed decoders: commits are strictly in order, so this is a count."""
+        """``decoders_committed``: one more than the highest committed decoder's index (the
+        next decoder to commit); the root's decoders are not counted."""
         if self.kind == "root":
             return 0
-        count = 0
-        for dec in self.decoders:
-            if not dec.committed:
-                break
-            count += 1
-        return count
+        return self.commit_end + 1
 
     def dport(self, dport_id: int) -> Dport | None:
         for d in self.dports:
@@ -141,6 +144,30 @@ def _release(k: Kernel, dev: Device) -> None:
 # -- the cxl_port driver -----------------------------------------------------------------------
 
 
+def _hdm_device(k: Kernel, port: Port) -> str:
+    """The hardware device whose HDM decoders ``port`` has: the memdev's parent for an
+    endpoint, else the uport."""
+    if port.kind == "endpoint":
+        assert port.memdev is not None
+        return k.memdevs[port.memdev].parent
+    return port.uport
+
+
+def _read_committed(k: Kernel, port: Port, decoders: list[Decoder]) -> None:
+    """Decoders the hardware holds committed keep their programming (and, at an endpoint,
+    their DPA) and count as committed; an endpoint's are waiting for region discovery."""
+    for saved in k.hdm.pop(_hdm_device(k, port), []):
+        if saved.index >= len(decoders):
+            continue
+        if saved.index != port.commit_end + 1:
+            k.log.warn(k.dev(port), f"decoder{port.id}.{saved.index}: Committed out of order")
+            continue
+        decoders[saved.index] = dataclasses.replace(
+            saved, port=port.id, region=None, auto=saved.kind == "endpoint"
+        )
+        port.commit_end = saved.index
+
+
 def cxl_port_probe(k: Kernel, dev: Device) -> None:
     """Enumerate the port's dports (switch and host-bridge ports) and HDM decoders from
     the hardware: committed decoders keep their programming, the others read zeroed."""
@@ -149,30 +176,60 @@ def cxl_port_probe(k: Kernel, dev: Device) -> None:
         assert port.memdev is not None
         t3 = memdev_hardware(k, k.memdevs[port.memdev])
         decoders = [Decoder(port=port.id, index=i, kind="endpoint") for i in range(t3.decoders)]
+        _read_committed(k, port, decoders)
         add_decoders(k, port, decoders)
+        for dec in decoders:
+            if dec.committed:
+                _discover_region(k, port, dec)
         return
     hw = hardware.hw_at(k, port.uport)
     if isinstance(hw, HostBridge):
         port.dports = [Dport(id=rp.port, device=rp.path) for rp in hw.root_ports]
         # Without HDM decoder capability the single root port is passed through.
         decoders = switch_decoders(k, port, hw.decoders) if hw.decoders else []
-        add_decoders(k, port, decoders or [passthrough_decoder(port)])
+        port.decoder_targets = hw.targets if decoders else 1
+        decoders = decoders or [passthrough_decoder(port)]
     elif isinstance(hw, Switch):
         port.dports = [Dport(id=sp.port, device=sp.path) for sp in hw.ports]
-        add_decoders(k, port, switch_decoders(k, port, hw.decoders))
+        decoders = switch_decoders(k, port, hw.decoders)
+        port.decoder_targets = hw.targets
     else:
         raise kerr(errno.ENXIO)
-    port.decoder_targets = hw.targets
+    _read_committed(k, port, decoders)
+    add_decoders(k, port, decoders)
+
+
+def _discover_region(k: Kernel, endpoint: Port, dec: Decoder) -> None:
+    """A committed endpoint decoder found at probe is offered to region discovery: the
+    window that maps its range gets its region. Regions are only discovered at boot here
+    (kernel.regions.assemble_auto_region); a decoder no window maps is reported."""
+    root = k.root()
+    end = dec.start + dec.size
+    mapped = root is not None and any(
+        d.start <= dec.start and end <= d.start + d.size for d in root.decoders
+    )
+    if not mapped:
+        mem = k.memdevs[endpoint.memdev] if endpoint.memdev is not None else None
+        if mem is not None:
+            k.log.err(
+                k.devices.get(hardware.hw_key(k, mem.parent) or ""),
+                f"{mem.name}:{dec.name} no CXL window for range {dec.start:#x}:{end - 1:#x}",
+            )
 
 
 def cxl_port_remove(k: Kernel, dev: Device) -> None:
     """Unregister what the probe and the memdevs below added: child ports and endpoints
-    first (newest first), then the decoders; the dports go."""
+    first (newest first), then the decoders; the dports go. What the decoder registers
+    hold committed stays in the hardware."""
     port = port_of(k, dev)
     for child in reversed(core.children(k, dev)):
         core.device_unregister(k, child)
+    committed = [dataclasses.replace(d, region=None) for d in port.decoders if d.committed]
+    if committed:
+        k.hdm[_hdm_device(k, port)] = committed
     port.decoders = []
     port.dports = []
+    port.commit_end = -1
 
 
 CXL_PORT_DRIVER = cxl_driver("cxl_port", CXL_DEVICE_PORT, cxl_port_probe, cxl_port_remove)
@@ -242,11 +299,23 @@ def add_endpoint(k: Kernel, mem: Memdev) -> Port:
 
 
 def delete_endpoint(k: Kernel, endpoint: Port) -> None:
-    """cxl_mem's remove: unregister the endpoint, then each switch port above it that has
-    no port or endpoint left below it, while that port's parent is bound (1.5). Host-bridge
-    ports belong to cxl_acpi and stay."""
+    """cxl_mem's remove: unregister the endpoint, then reap the switch ports above it."""
     parent = k.ports.get(endpoint.parent) if endpoint.parent is not None else None
     core.device_unregister(k, k.dev(endpoint))
+    reap_ports(k, parent)
+
+
+def port_above(k: Kernel, mem: Memdev) -> Port | None:
+    """The switch port a memdev's endpoint goes below, if it is registered."""
+    _, _, sp_path = _locate(k, memdev_hardware(k, mem))
+    return None if sp_path is None else find_port(k, sp_path.rpartition("/")[0])
+
+
+def reap_ports(k: Kernel, parent: Port | None) -> None:
+    """A memdev detached from the ports above it: each switch port that has no port or
+    endpoint left below it goes, while its parent port is bound (1.5; also when the switch
+    port itself was unbound, which took its endpoints). Host-bridge ports belong to cxl_acpi
+    and stay."""
     while parent is not None and parent.kind == "port" and parent.parent is not None:
         grand = k.ports[parent.parent]
         if grand.kind == "root" or not k.dev(grand).driver:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fake_sysfs import codec
 from fake_sysfs.kernel.core import Device
 from fake_sysfs.kernel.dax import DaxRegion
+from fake_sysfs.kernel.decoders import Decoder
 from fake_sysfs.kernel.log import Log
 from fake_sysfs.kernel.memdevs import Memdev
 from fake_sysfs.kernel.memory import Memory
@@ -37,6 +38,8 @@ class Runtime:
         self.hardware: HardwareIndex | None = None
         #: Keys of the devices whose driver's remove is running (core.device_release_driver).
         self.releasing: set[str] = set()
+        #: Set by a store that fails but keeps what it changed (attrs.fail_after_change).
+        self.failed_after_change = False
 
     def children(self, k: Kernel) -> dict[str, list[str]]:
         """Parent key (or plain directory) -> keys of the devices registered below it."""
@@ -68,6 +71,12 @@ class Kernel:
     #: The driver core's registry: every device, by key (core.device_key).
     devices: dict[str, Device] = field(default_factory=dict)
     log: Log = field(default_factory=Log)
+    #: What the HDM decoder registers of a device hold while no port has it probed: its
+    #: committed decoders, by the hardware device (a port's uport; a memdev's parent). They
+    #: come back as they were when the port is probed again (2.2).
+    hdm: dict[str, list[Decoder]] = field(default_factory=dict)
+    #: Messages printed with a ``*_once`` printk already (the kernel's static flags).
+    printed_once: list[str] = field(default_factory=list)
     runtime: Runtime = field(
         default_factory=Runtime, compare=False, repr=False, metadata=codec.TRANSIENT
     )
@@ -90,6 +99,13 @@ class Kernel:
         while chain[-1].parent is not None:
             chain.append(self.ports[chain[-1].parent])
         return chain
+
+    def print_once(self, key: str) -> bool:
+        """True the first time ``key`` is asked for (dev_info_once and the like)."""
+        if key in self.printed_once:
+            return False
+        self.printed_once.append(key)
+        return True
 
     def allocated_region_ids(self) -> set[int]:
         used = set(self.regions)
