@@ -249,17 +249,21 @@ class StateStore:
             self._write(dirfd, kernel, origin).close()
         return kernel
 
+    def _load_locked(self, dirfd: int) -> tuple[Kernel, Origin]:
+        """The state committed now, read under the writers' lock (nothing can change it)."""
+        fd = open_regular_or_none(dirfd, STATE_FILE, self.file)
+        if fd is None:
+            raise StateError(f"no platform initialized in {self.dir}; run 'fake-sysfs init'")
+        snap = Snapshot(str(self.dir), os.dup(dirfd), fd)
+        try:
+            return self._decode(snap)
+        finally:
+            snap.close()
+
     def reset(self) -> tuple[Kernel, Origin]:
         """Reboot the stored platform: every change since boot is discarded."""
         with self._locked(self.create) as dirfd:
-            fd = open_regular_or_none(dirfd, STATE_FILE, self.file)
-            if fd is None:
-                raise StateError(f"no platform initialized in {self.dir}; run 'fake-sysfs init'")
-            snap = Snapshot(str(self.dir), os.dup(dirfd), fd)
-            try:
-                kernel, origin = self._decode(snap)
-            finally:
-                snap.close()
+            kernel, origin = self._load_locked(dirfd)
             fresh = boot(kernel.platform)
             self._write(dirfd, fresh, origin).close()
             return fresh, origin
@@ -270,14 +274,7 @@ class StateStore:
         Afterwards ``committed`` holds the state file written, open."""
         self.snapshot().close()  # first use: boot the default platform
         with self._locked(self.create) as dirfd:
-            fd = open_regular_or_none(dirfd, STATE_FILE, self.file)
-            if fd is None:
-                raise StateError(f"no platform initialized in {self.dir}; run 'fake-sysfs init'")
-            snap = Snapshot(str(self.dir), os.dup(dirfd), fd)
-            try:
-                kernel, origin = self._decode(snap)
-            finally:
-                snap.close()
+            kernel, origin = self._load_locked(dirfd)
             yield kernel
             if self.committed is not None:
                 self.committed.close()
