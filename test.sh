@@ -3,8 +3,9 @@
 #
 #   ./test.sh [pytest arguments]
 #
-# System packages: ndctl (the upstream cxl 76.1 binary, the conformance oracle), jq (admin
-# script tests), util-linux (unshare), fuse3 (libfuse3 and fusermount3 for the FUSE mount).
+# System packages: ndctl and daxctl (the upstream 76.1 binaries, the conformance oracles),
+# numactl and hwloc-nox (clients of the emulated NUMA nodes), jq (admin script tests),
+# util-linux (unshare, lsmem), fuse3 (libfuse3 and fusermount3 for the FUSE mount).
 # They are installed with apt-get when missing, as root or through sudo. Python packages go
 # into .venv. Then: ruff, ruff format, mypy, pytest.
 # The conformance tests need root (private mount namespaces); without it they skip, except
@@ -17,6 +18,9 @@ command -v jq >/dev/null 2>&1 || need="$need jq"
 [ -x /usr/bin/cxl ] || need="$need ndctl"
 command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 command -v fusermount3 >/dev/null 2>&1 || need="$need fuse3"
+[ -x /usr/bin/daxctl ] || need="$need daxctl"
+command -v numactl >/dev/null 2>&1 || need="$need numactl"
+command -v lstopo-no-graphics >/dev/null 2>&1 || need="$need hwloc-nox"
 if [ -n "$need" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else SUDO="none"; fi
     if [ "$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1; then

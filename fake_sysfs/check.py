@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from fake_sysfs.check_memory import check_memory
+from fake_sysfs.check_nd import check_nd
 from fake_sysfs.errors import KernfsError, kerr
 
 CXL = "/sys/bus/cxl/devices"
@@ -118,6 +120,8 @@ def check(view: View) -> Report:
     _dpa(view, decoders, report)
     _hpa(view, regions, decoders, report)
     _programming(view, regions, decoders, report)
+    check_memory(view, report)
+    check_nd(view, report)
     return report
 
 

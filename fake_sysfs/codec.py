@@ -10,6 +10,7 @@ nor expected: a loaded object gets the field's default.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -29,13 +30,38 @@ def _stored(fields: tuple[dataclasses.Field[Any], ...]) -> list[dataclasses.Fiel
 
 
 def dump(obj: Any) -> Any:
+    """``obj`` as JSON-ready values. Dataclasses are dumped by a function compiled once per
+    class (its stored field names), so a 1,024-memdev state is not reflected on per field."""
+    cls = obj.__class__
+    dumper = _DUMPERS.get(cls)
+    if dumper is not None:
+        return dumper(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: dump(getattr(obj, f.name)) for f in _stored(dataclasses.fields(obj))}
+        names = tuple(f.name for f in _stored(dataclasses.fields(obj)))
+
+        def dump_dataclass(value: Any) -> Any:
+            d = value.__dict__
+            return {name: dump(d[name]) for name in names}
+
+        _DUMPERS[cls] = dump_dataclass
+        return dump_dataclass(obj)
+    if cls is list:
+        return [x if x.__class__ in _PLAIN else dump(x) for x in obj]
+    if cls is dict:
+        return {
+            (k if k.__class__ is str else str(k)): (v if v.__class__ in _PLAIN else dump(v))
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [dump(x) for x in obj]
     if isinstance(obj, dict):
         return {str(k): dump(v) for k, v in obj.items()}
     return obj
+
+
+#: Values dumped as themselves.
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+_DUMPERS: dict[type, Callable[[Any], Any]] = {t: (lambda value: value) for t in _PLAIN}
 
 
 def load(tp: type[T], data: Any) -> T:
@@ -60,7 +86,7 @@ def _build(tp: Any) -> Loader:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        hints = typing.get_type_hints(tp)
+        hints = _hints(tp)
         names = [f.name for f in _stored(dataclasses.fields(tp))]
         transient = [
             (f.name, f.default_factory)
@@ -115,3 +141,78 @@ def _build(tp: Any) -> Loader:
                 return _identity
             return lambda data: None if data is None else one(data)
     return _identity
+
+
+_BUILTIN_TYPES: dict[str, Any] = {
+    "int": int,
+    "str": str,
+    "bool": bool,
+    "float": float,
+    "bytes": bytes,
+    "None": type(None),
+    "Any": typing.Any,
+}
+
+
+def _hints(tp: type) -> dict[str, Any]:
+    """The resolved field types of a dataclass. Its annotations are strings (postponed
+    evaluation); ``typing.get_type_hints`` compiles each one, which costs a process that
+    decodes a state a tenth of a second. The forms the state's classes use (names,
+    ``list[X]``, ``dict[K, V]``, ``X | None``) are resolved here directly; anything else
+    falls back to ``typing``."""
+    namespace = vars(sys.modules[tp.__module__])
+    hints: dict[str, Any] = {}
+    for f in dataclasses.fields(tp):
+        annotation = f.type
+        if not isinstance(annotation, str):
+            hints[f.name] = annotation
+            continue
+        resolved = _resolve(annotation.replace(" ", ""), namespace)
+        if resolved is None:
+            return typing.get_type_hints(tp)
+        hints[f.name] = resolved
+    return hints
+
+
+def _resolve(text: str, namespace: dict[str, Any]) -> Any:
+    """One annotation (without spaces), or None when its form is not one of ours."""
+    if "|" in text:
+        parts = _split_top(text, "|")
+        if len(parts) == 2 and "None" in parts:
+            inner = _resolve(parts[0] if parts[1] == "None" else parts[1], namespace)
+            return None if inner is None else typing.Optional[inner]  # noqa: UP045
+        return None
+    if text.endswith("]"):
+        head, _, rest = text.partition("[")
+        if head == "Literal":
+            return typing.Any  # literal values are stored as themselves
+        args = [_resolve(a, namespace) for a in _split_top(rest[:-1], ",")]
+        if any(a is None for a in args):
+            return None
+        if (head, len(args)) in (("list", 1), ("dict", 2)):
+            return types.GenericAlias(list if head == "list" else dict, tuple(args))
+        return None
+    if text in _BUILTIN_TYPES:
+        return _BUILTIN_TYPES[text]
+    found = namespace.get(text)
+    if isinstance(found, type):
+        return found
+    if typing.get_origin(found) is typing.Literal:  # an alias such as RegionMode
+        return typing.Any
+    return None
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split on ``sep`` outside brackets."""
+    parts: list[str] = []
+    depth = start = 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts

@@ -21,6 +21,11 @@ class StateError(FakeSysfsError):
 class KernfsError(OSError):
     """A sysfs operation failed the way the kernel would fail it (carries an errno)."""
 
+    #: The store was refused before it changed anything but the kernel log: the kernel it
+    #: ran on can be kept as it is (fake_sysfs.journal). Any other refusal may have
+    #: touched the state on its way, so the state store drops that kernel.
+    clean = False
+
     def __init__(self, err: int, path: str = "") -> None:
         super().__init__(err, os.strerror(err), path or None)
 
@@ -29,4 +34,19 @@ def kerr(err: int, path: str = "") -> KernfsError:
     return KernfsError(err, path)
 
 
-__all__ = ["FakeSysfsError", "KernfsError", "PlatformError", "StateError", "errno", "kerr"]
+def refused(err: int, path: str = "") -> KernfsError:
+    """A store refused before it changed anything (``KernfsError.clean``)."""
+    e = KernfsError(err, path)
+    e.clean = True
+    return e
+
+
+__all__ = [
+    "FakeSysfsError",
+    "KernfsError",
+    "PlatformError",
+    "StateError",
+    "errno",
+    "kerr",
+    "refused",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from fake_sysfs.kernel import iomem
 from fake_sysfs.kernel.ports import Port
 from fake_sysfs.kernel.state import HasDevice, Kernel
 from fake_sysfs.platform.sizes import format_size
@@ -131,6 +132,9 @@ def tables(k: Kernel, origin: Origin, state_dir: str) -> str:
                 ["region", "decoder", "mode", "base", "size", "ways", "gran", "state", "targets"],
             )
         )
+    out.append("")
+    out.append("/proc/iomem")
+    out.append(iomem.render(k).rstrip("\n"))
     return "\n".join(out) + "\n"
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
+import zlib
 
 from fake_sysfs.errors import StateError
 
@@ -27,13 +28,26 @@ LOCK_FILE = "lock"
 CACHE_FILE = "reads.cache"
 
 #: Bumped whenever the stored state's shape changes incompatibly.
-STATE_FORMAT = 4
-#: Every committed state file begins with these bytes and a 32-hex-digit generation: a random
-#: name for that one commit. It identifies a committed state for the read cache, whatever
-#: inode numbers and timestamp granularity the filesystem has. A checksum of the whole file
-#: follows (store.py).
+STATE_FORMAT = 5
+#: Every state file begins with these bytes and a 32-hex-digit generation: a random name for
+#: the snapshot it holds. The snapshot's checksum and length follow (store.py), then the
+#: journal: the stores committed since the snapshot, appended one record each (below). The
+#: generation and the end of the last whole record identify a committed state, for the read
+#: cache, whatever inode numbers and timestamp granularity the filesystem has.
 STATE_HEADER = b'{"format":%d,"generation":"' % STATE_FORMAT
 GENERATION_LEN = 32
+#: After the generation: '","check":"' 8 hex digits '","length":"' 16 hex digits '"'.
+_CHECK_FIELD = b'","check":"'
+_LENGTH_FIELD = b'","length":"'
+HEADER_LEN = len(STATE_HEADER) + GENERATION_LEN + len(_CHECK_FIELD) + 8 + len(_LENGTH_FIELD) + 17
+
+#: A journal record: this byte, the payload's length and CRC-32 (4 bytes each, big-endian),
+#: then the payload. A record that runs past the end of the file is a torn append (its
+#: writer was killed before it reported the store): it is not committed, readers stop before
+#: it and the next writer cuts it off. A whole record with a wrong marker or checksum is
+#: damage, never skipped silently.
+RECORD_MARK = 0x1E
+RECORD_HEAD = 9
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -145,18 +159,84 @@ def create_new(dirfd: int, name: str, mode: int = 0o600) -> int:
     return os.open(name, _CREATE_FLAGS, mode, dir_fd=dirfd)
 
 
-def read_generation(fd: int) -> str | None:
-    """The generation named in a state file's header; None when the header is not ours."""
+class Damaged(Exception):
+    """A state file whose header or journal is not what a writer wrote."""
+
+
+def read_header(fd: int) -> tuple[str, int]:
+    """(generation, snapshot length) from a state file's header. Raises Damaged."""
     try:
-        head = os.pread(fd, len(STATE_HEADER) + GENERATION_LEN + 1, 0)
-    except OSError:
+        head = os.pread(fd, HEADER_LEN, 0)
+    except OSError as e:
+        raise Damaged(e.strerror) from None
+    if not head.startswith(STATE_HEADER):
+        if head.startswith(b'{"format":'):
+            raise Damaged(f"written in another format; this version reads {STATE_FORMAT}")
+        raise Damaged("not a state file")
+    at = len(STATE_HEADER)
+    generation = head[at : at + GENERATION_LEN]
+    at += GENERATION_LEN
+    if head[at : at + len(_CHECK_FIELD)] != _CHECK_FIELD:
+        raise Damaged("bad header")
+    at += len(_CHECK_FIELD) + 8
+    length = head[at + len(_LENGTH_FIELD) : at + len(_LENGTH_FIELD) + 16]
+    if (
+        len(generation) != GENERATION_LEN
+        or generation.strip(b"0123456789abcdef")
+        or head[at : at + len(_LENGTH_FIELD)] != _LENGTH_FIELD
+        or len(length) != 16
+        or length.strip(b"0123456789abcdef")
+        or head[-1:] != b'"'
+    ):
+        raise Damaged("bad header")
+    return generation.decode(), int(length, 16)
+
+
+def scan_journal(fd: int, start: int, size: int | None = None) -> tuple[int, list[bytes]]:
+    """The journal records from ``start`` (a record boundary) to the end of the file:
+    (end of the last whole record, their payloads). Raises Damaged."""
+    if size is None:
+        size = os.fstat(fd).st_size
+    if size <= start:
+        if size < start:
+            raise Damaged("shorter than its snapshot")
+        return start, []
+    try:
+        data = os.pread(fd, size - start, start)
+    except OSError as e:
+        raise Damaged(e.strerror) from None
+    payloads: list[bytes] = []
+    at = 0
+    while at + RECORD_HEAD <= len(data):
+        if data[at] != RECORD_MARK:
+            raise Damaged(f"journal damaged at byte {start + at}")
+        length = int.from_bytes(data[at + 1 : at + 5], "big")
+        end = at + RECORD_HEAD + length
+        if end > len(data):
+            break  # torn: not committed
+        payload = data[at + RECORD_HEAD : end]
+        if zlib.crc32(payload) != int.from_bytes(data[at + 5 : at + 9], "big"):
+            raise Damaged(f"journal damaged at byte {start + at}")
+        payloads.append(payload)
+        at = end
+    return start + at, payloads
+
+
+def identity(generation: str, snapshot_length: int, end: int) -> str:
+    """The name of a committed state: its snapshot's generation, and how much journal
+    follows it."""
+    return generation if end == snapshot_length else f"{generation}+{end}"
+
+
+def read_generation(fd: int) -> str | None:
+    """The identity of the state a state file holds now (``identity``); None when it is not
+    a state file of ours or its journal is damaged."""
+    try:
+        generation, length = read_header(fd)
+        end, _ = scan_journal(fd, length)
+    except Damaged:
         return None
-    if not head.startswith(STATE_HEADER) or head[-1:] != b'"':
-        return None
-    generation = head[len(STATE_HEADER) : -1]
-    if len(generation) != GENERATION_LEN or generation.strip(b"0123456789abcdef"):
-        return None
-    return generation.decode()
+    return identity(generation, length, end)
 
 
 def new_generation() -> str:
@@ -197,13 +277,30 @@ class Snapshot:
 
     ``dirfd`` is the checked state directory; ``fd`` is None when no state exists yet."""
 
-    __slots__ = ("dirfd", "fd", "generation", "path")
+    __slots__ = ("base", "dirfd", "end", "fd", "generation", "path", "snapshot_length")
 
-    def __init__(self, path: str, dirfd: int, fd: int | None) -> None:
+    def __init__(
+        self, path: str, dirfd: int, fd: int | None, at: tuple[str, int, int] | None = None
+    ) -> None:
+        """``at``: (generation, snapshot length, journal end) when the caller knows them
+        (it just wrote them); otherwise they are read from the file as it is now."""
         self.path = path
         self.dirfd = dirfd
         self.fd = fd
-        self.generation = read_generation(fd) if fd is not None else None
+        #: The snapshot's generation, its length and the end of the journal this state
+        #: includes (the file may grow later: records past ``end`` are not part of it).
+        self.base: str | None = None
+        self.snapshot_length = 0
+        self.end = 0
+        if at is None and fd is not None:
+            try:
+                base, length = read_header(fd)
+                at = (base, length, scan_journal(fd, length)[0])
+            except Damaged:
+                at = None  # loading it says what is wrong
+        if at is not None:
+            self.base, self.snapshot_length, self.end = at
+        self.generation = None if at is None else identity(*at)
 
     def close(self) -> None:
         for fd in (self.fd, self.dirfd):

@@ -33,9 +33,11 @@ from fake_sysfs.statedir import (
     CACHE_FILE,
     GENERATION_LEN,
     LOCK_FILE,
+    RECORD_MARK,
     STATE_FILE,
     STATE_FORMAT,
     STATE_HEADER,
+    Damaged,
     NotRegular,
     Snapshot,
     create_new,
@@ -45,6 +47,8 @@ from fake_sysfs.statedir import (
     open_regular,
     open_snapshot,
     pid_alive,
+    read_header,
+    scan_journal,
     state_dir_is_explicit,
     temp_name,
     temp_owner,
@@ -87,6 +91,8 @@ class StateStore:
         self.file = self.dir / STATE_FILE
         #: The state file this store last committed (see transaction()).
         self.committed: Snapshot | None = None
+        #: The kernel kept in memory between stores (see load(keep=True)).
+        self._held: _Held | None = None
 
     def exists(self) -> bool:
         return self.file.exists()
@@ -152,22 +158,44 @@ class StateStore:
                 self._write(dirfd, kernel, Origin("preset", DEFAULT_PRESET)).close()
         return open_snapshot(str(self.dir), False)
 
-    def load(self, snap: Snapshot | None = None) -> tuple[Kernel, Origin]:
-        """The state of ``snap`` (default: the state committed now)."""
+    def load(self, snap: Snapshot | None = None, keep: bool = False) -> tuple[Kernel, Origin]:
+        """The state of ``snap`` (default: the state committed now).
+
+        ``keep``: the kernel returned is the one this store keeps in memory and applies its
+        stores to (the in-process frontend's live view shares it): a later ``load`` of a
+        newer state of the same snapshot only replays the journal records it lacks."""
         if snap is None:
             snap = self.snapshot()
             try:
-                return self._decode(snap)
+                return self.load(snap, keep)
             finally:
                 snap.close()
-        return self._decode(snap)
-
-    def _decode(self, snap: Snapshot) -> tuple[Kernel, Origin]:
+        held = self._held
+        if keep and held is not None and held.follows(snap):
+            assert snap.fd is not None
+            self._catch_up(held, snap.fd, snap.end)
+            return held.kernel, held.origin
         assert snap.fd is not None
+        decoded = self._decode(snap.fd, snap.end if snap.base is not None else None)
+        if keep:
+            self._held = decoded
+        return decoded.kernel, decoded.origin
+
+    def held_kernel(self) -> Kernel | None:
+        """The kernel this store keeps in memory (None after a refused store dropped it)."""
+        return None if self._held is None else self._held.kernel
+
+    def _decode(self, fd: int, end: int | None) -> _Held:
+        """Decode the state file ``fd``'s snapshot and replay its journal (up to ``end``,
+        default: all of it)."""
         shown = str(self.file)
         try:
-            raw = unseal_state(_read_all(snap.fd))
+            base, length = read_header(fd)
+            end, payloads = scan_journal(fd, length, end)
+            raw = unseal_state(_pread_all(fd, length))
             data: dict[str, Any] = json.loads(raw)
+        except Damaged as e:
+            raise StateError(damaged_state(shown, str(e))) from None
         except OSError as e:
             raise StateError(damaged_state(shown, e.strerror)) from None
         except ValueError as e:
@@ -181,12 +209,38 @@ class StateStore:
             raise StateError(damaged_state(shown, f"damaged: {_reason(e)}")) from None
         except RecursionError:
             raise StateError(damaged_state(shown, "damaged: nested too deep")) from None
-        return kernel, origin
+        held = _Held(kernel, origin, base, length, length, 0)
+        self._replay(held, payloads, end)
+        return held
+
+    def _catch_up(self, held: _Held, fd: int, end: int | None = None) -> None:
+        """Replay into ``held`` the records committed after it (up to ``end``)."""
+        try:
+            stop, payloads = scan_journal(fd, held.end, end)
+        except Damaged as e:
+            self._held = None
+            raise StateError(damaged_state(str(self.file), str(e))) from None
+        self._replay(held, payloads, stop)
+
+    def _replay(self, held: _Held, payloads: list[bytes], end: int) -> None:
+        if payloads:
+            from fake_sysfs.journal import ReplayError, replay
+
+            try:
+                for payload in payloads:
+                    replay(held.kernel, payload)
+            except ReplayError as e:
+                if self._held is held:
+                    self._held = None
+                raise StateError(damaged_state(str(self.file), str(e))) from None
+        held.records += len(payloads)
+        held.end = end
 
     # -- writing ---------------------------------------------------------------------------
 
     def _write(self, dirfd: int, kernel: Kernel, origin: Origin) -> Snapshot:
-        """Commit ``kernel`` durably (the lock is held). Returns the committed file, open.
+        """Commit ``kernel`` as a new snapshot, durably (the lock is held). Returns the
+        committed file, open.
 
         Until the rename, nothing is changed; after it, the state is committed, so what
         remains (dropping the stale read cache) cannot fail the command."""
@@ -246,60 +300,211 @@ class StateStore:
                 raise StateError(
                     f"a platform is already initialized in {self.dir}; use --force to replace it"
                 )
+            self._held = None
             self._write(dirfd, kernel, origin).close()
         return kernel
 
-    def _load_locked(self, dirfd: int) -> tuple[Kernel, Origin]:
-        """The state committed now, read under the writers' lock (nothing can change it)."""
-        fd = open_regular_or_none(dirfd, STATE_FILE, self.file)
-        if fd is None:
-            raise StateError(f"no platform initialized in {self.dir}; run 'fake-sysfs init'")
-        snap = Snapshot(str(self.dir), os.dup(dirfd), fd)
+    def _sync(self, dirfd: int) -> tuple[_Held, int]:
+        """The state committed now, in memory, read under the writers' lock (nothing can
+        change it), and the state file open for appending. A torn record a killed writer
+        left at the end is cut off here."""
         try:
-            return self._decode(snap)
-        finally:
-            snap.close()
+            fd = os.open(STATE_FILE, _APPEND_FLAGS, dir_fd=dirfd)
+        except FileNotFoundError:
+            raise StateError(
+                f"no platform initialized in {self.dir}; run 'fake-sysfs init'"
+            ) from None
+        except OSError as e:
+            raise StateError(damaged_state(str(self.file), e.strerror)) from None
+        try:
+            if not _is_regular(fd):
+                raise StateError(damaged_state(str(self.file), "not a regular file"))
+            size = os.fstat(fd).st_size
+            held = self._held
+            if held is not None and held.follows_file(fd, size):
+                self._catch_up(held, fd, size)
+            else:
+                self._held = None
+                held = self._decode(fd, size)
+                self._held = held
+            if held.end < size:
+                os.ftruncate(fd, held.end)
+        except BaseException:
+            os.close(fd)
+            raise
+        return held, fd
+
+    def write_attr(self, path: str, data: bytes) -> tuple[int, Kernel]:
+        """One store of ``data`` to the sysfs attribute ``path``, committed as one journal
+        record: the byte count and the kernel as committed (the one this store keeps).
+
+        A refused store changes nothing but the kernel log; its log records (if any) are
+        committed and its KernfsError raised, and the kernel kept in memory is dropped. A
+        store that fails after a change it keeps (kernel.attrs.fail_after_change) raises
+        FailedAfterChange once that is committed.
+        Either way ``committed`` holds the state committed, open."""
+        from fake_sysfs.journal import perform_store
+        from fake_sysfs.kernfs.transact import FailedAfterChange
+
+        if self._held is None:
+            self.snapshot().close()  # first use: boot the default platform
+        with self._locked(self.create) as dirfd:
+            held, fd = self._sync(dirfd)
+            try:
+                outcome = perform_store(held.kernel, path, data)
+                if outcome.record:
+                    self._append(fd, held, outcome.record)
+                if self.committed is not None:
+                    self.committed.close()
+                    self.committed = None
+                if outcome.record and (
+                    held.records >= COMPACT_RECORDS or held.journal_bytes() >= COMPACT_BYTES
+                ):
+                    self._compact(dirfd, held)
+                else:
+                    self.committed = Snapshot(
+                        str(self.dir),
+                        os.dup(dirfd),
+                        os.dup(fd),
+                        (held.base, held.snapshot_length, held.end),
+                    )
+            except BaseException:
+                self._held = None  # what is in memory may not be what is committed
+                raise
+            finally:
+                os.close(fd)
+            if outcome.error is not None and not (outcome.kept or outcome.error.clean):
+                self._held = None  # a refused store may have touched it on its way
+        if outcome.error is not None:
+            if outcome.kept:
+                raise FailedAfterChange(outcome.error.errno or 0, path, held.kernel)
+            raise outcome.error
+        return outcome.count, held.kernel
+
+    def _append(self, fd: int, held: _Held, record: bytes) -> None:
+        """Commit one journal record durably at the end of the state file."""
+        frame = (
+            bytes((RECORD_MARK,))
+            + len(record).to_bytes(4, "big")
+            + zlib.crc32(record).to_bytes(4, "big")
+            + record
+        )
+        try:
+            at = held.end
+            view = memoryview(frame)
+            while view:
+                written = os.pwrite(fd, view, at)
+                view = view[written:]
+                at += written
+            os.fdatasync(fd)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, held.end)
+            raise StateError(f"cannot write state to {self.dir}: {e.strerror}") from None
+        held.end += len(frame)
+        held.records += 1
+
+    def _compact(self, dirfd: int, held: _Held) -> None:
+        """Fold the journal into a new snapshot: a cold reader replays at most
+        COMPACT_RECORDS stores."""
+        committed = self._write(dirfd, held.kernel, held.origin)
+        assert committed.base is not None
+        held.base, held.snapshot_length, held.end = (
+            committed.base,
+            committed.snapshot_length,
+            committed.end,
+        )
+        held.records = 0
+        self.committed = committed
 
     def reset(self) -> tuple[Kernel, Origin]:
         """Reboot the stored platform: every change since boot is discarded."""
         with self._locked(self.create) as dirfd:
-            kernel, origin = self._load_locked(dirfd)
-            fresh = boot(kernel.platform)
-            self._write(dirfd, fresh, origin).close()
-            return fresh, origin
+            held, fd = self._sync(dirfd)
+            os.close(fd)
+            self._held = None
+            fresh = boot(held.kernel.platform)
+            self._write(dirfd, fresh, held.origin).close()
+            return fresh, held.origin
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Kernel]:
-        """Lock, load, let the caller apply a change, save. Nothing is saved if it raises.
-        Afterwards ``committed`` holds the state file written, open."""
+        """Lock, load, let the caller apply any change, save it as a new snapshot. Nothing
+        is saved if it raises. Afterwards ``committed`` holds the state file written, open.
+        (Stores are cheaper: ``write_attr`` appends one journal record.)"""
         self.snapshot().close()  # first use: boot the default platform
         with self._locked(self.create) as dirfd:
-            kernel, origin = self._load_locked(dirfd)
-            yield kernel
+            held, fd = self._sync(dirfd)
+            os.close(fd)
+            try:
+                yield held.kernel
+            except BaseException:
+                self._held = None
+                raise
             if self.committed is not None:
                 self.committed.close()
-            self.committed = self._write(dirfd, kernel, origin)
+            self._compact(dirfd, held)
 
 
-#: After the generation: the CRC-32 of the whole file, computed with these 8 digits zeroed.
+#: Fold the journal into a new snapshot once it holds this many records or bytes.
+COMPACT_RECORDS = 256
+COMPACT_BYTES = 1 << 20
+
+_APPEND_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+@dataclass
+class _Held:
+    """The kernel a store keeps in memory, and the committed state it is: the snapshot's
+    generation and length, and the end of the journal it has replayed."""
+
+    kernel: Kernel
+    origin: Origin
+    base: str
+    snapshot_length: int
+    end: int
+    records: int
+
+    def follows(self, snap: Snapshot) -> bool:
+        """``snap`` is this state, or a later one of the same snapshot."""
+        return snap.base == self.base and self.end <= snap.end
+
+    def follows_file(self, fd: int, size: int) -> bool:
+        try:
+            base, _ = read_header(fd)
+        except Damaged:
+            return False
+        return base == self.base and self.end <= size
+
+    def journal_bytes(self) -> int:
+        return self.end - self.snapshot_length
+
+
+#: The snapshot's header: generation, checksum and length (statedir.HEADER_LEN).
 _CHECK = b'","check":"'
+_LENGTH = b'","length":"'
 _CHECK_AT = len(STATE_HEADER) + GENERATION_LEN + len(_CHECK)
+_LENGTH_AT = _CHECK_AT + 8 + len(_LENGTH)
 
 
 def seal_state(body: bytes) -> bytes:
-    """The state file for the JSON object ``body``: the same object with a new generation
-    and the checksum as its first members (readers find the generation at a fixed place)."""
+    """The snapshot for the JSON object ``body``: the same object with a new generation,
+    the checksum and the snapshot's length as its first members (readers find them at
+    fixed places)."""
     if not body.startswith(b"{"):
         raise ValueError("a state is a JSON object")
     head = STATE_HEADER + new_generation().encode() + _CHECK
     rest = b'",' + body[1:] if body != b"{}" else b'"}'
-    crc = zlib.crc32(head + b"00000000" + rest)
-    return head + b"%08x" % crc + rest
+    length = len(head) + 8 + len(_LENGTH) + 16 + len(rest)
+    tail = _LENGTH + b"%016x" % length + rest
+    crc = zlib.crc32(head + b"00000000" + tail)
+    return head + b"%08x" % crc + tail
 
 
 def unseal_state(data: bytes) -> bytes:
-    """``data`` if its header is this version's and its checksum holds; else ValueError
-    saying which. (The bytes stay one JSON object: nothing needs to be cut off.)"""
+    """``data`` (a snapshot, as long as its header says) if its header is this version's
+    and its checksum holds; else ValueError saying which. (The bytes stay one JSON object:
+    nothing needs to be cut off.)"""
     if not data.startswith(STATE_HEADER):
         if data.startswith(b'{"format":'):
             raise ValueError(f"written in another format; this version reads {STATE_FORMAT}")
@@ -309,6 +514,11 @@ def unseal_state(data: bytes) -> bytes:
         raise ValueError("damaged: no checksum")
     if digits.strip(b"0123456789abcdef"):
         raise ValueError("damaged: no checksum")
+    length = data[_LENGTH_AT : _LENGTH_AT + 16]
+    if data[_LENGTH_AT - len(_LENGTH) : _LENGTH_AT] != _LENGTH or length.strip(b"0123456789abcdef"):
+        raise ValueError("damaged: no length")
+    if int(length, 16) != len(data):
+        raise ValueError("damaged: truncated")
     crc = int(digits, 16)
     if zlib.crc32(data[:_CHECK_AT] + b"00000000" + data[_CHECK_AT + 8 :]) != crc:
         raise ValueError("damaged: checksum mismatch")
@@ -335,6 +545,19 @@ def _is_regular(fd: int) -> bool:
     import stat
 
     return stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+def _pread_all(fd: int, length: int) -> bytes:
+    """The first ``length`` bytes of the file ``fd`` (fewer if it is shorter)."""
+    chunks: list[bytes] = []
+    at = 0
+    while at < length:
+        chunk = os.pread(fd, min(length - at, 1 << 24), at)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        at += len(chunk)
+    return b"".join(chunks)
 
 
 def _read_all(fd: int) -> bytes:

@@ -75,3 +75,62 @@ def test_topology_script_on_upstream(cxl_test_state: Path, tmp_path: Path) -> No
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "cxl_test topology: ok\n"
+
+
+# -- a region session: create, fail, read the kernel log, fix, inspect, tear down --------------
+
+SESSION = SCRIPTS / "cxl_region_session.sh"
+
+
+def _session_env(state: Path, path_first: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYCXL_", "FAKE_SYSFS_"))}
+    env["FAKE_SYSFS_STATE"] = str(state)
+    env["PATH"] = f"{path_first}:{env.get('PATH', '/usr/bin:/bin')}"
+    return env
+
+
+def test_region_session_on_pycxl(tmp_path: Path) -> None:
+    _need_jq()
+    StateStore(tmp_path).init(load_preset("cxl_test"), Origin("preset", "cxl_test"), force=True)
+    env = _session_env(tmp_path, str(Path(sys.executable).parent))
+    proc = subprocess.run(["bash", str(SESSION)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "region session: ok\n"
+    # The session left the platform as it found it, and consistent.
+    check = subprocess.run(
+        [str(Path(sys.executable).parent / "fake-sysfs"), "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert check.returncode == 0, check.stdout
+
+
+def test_region_session_on_upstream(tmp_path: Path) -> None:
+    """The same script with the upstream cxl first on PATH, inside `fake-sysfs run` (the
+    live emulated /sys over FUSE); fake-sysfs still answers for the kernel log."""
+    _need_jq()
+    require_oracle()
+    from tests.test_fuse_mount import require_fuse
+
+    require_fuse()
+    StateStore(tmp_path).init(load_preset("cxl_test"), Origin("preset", "cxl_test"), force=True)
+    bindir = str(Path(sys.executable).parent)
+    env = _session_env(tmp_path, f"/usr/bin:{bindir}")
+    proc = subprocess.run(
+        [f"{bindir}/fake-sysfs", "run", "--", "bash", str(SESSION)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "region session: ok\n"
+
+
+def test_region_session_on_a_platform_without_the_window(tmp_path: Path) -> None:
+    _need_jq()
+    StateStore(tmp_path).init(load_preset("qemu-pmem"), Origin("preset", "qemu-pmem"), force=True)
+    env = _session_env(tmp_path, str(Path(sys.executable).parent))
+    proc = subprocess.run(["bash", str(SESSION)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.endswith("cxl_region_session: no x2 pmem window\n")

@@ -756,7 +756,10 @@ def test_list_cmds_matches_upstream_for_the_commands_that_exist() -> None:
     up_out, _, up_rc = upstream("--list-cmds")
     ours = cxl(fake_golden(), "--list-cmds")
     assert up_rc == ours.rc == 0
-    assert ours.out.splitlines() == [c for c in up_out.splitlines() if c in ours.out.splitlines()]
+    # v81's three commands v76.1 lacks (cxl-cli.md 1.1) aside, the tables agree in order.
+    v81_only = {"update-firmware", "set-alert-config", "wait-sanitize"}
+    mine = [c for c in ours.out.splitlines() if c not in v81_only]
+    assert mine == [c for c in up_out.splitlines() if c in mine]
     assert set(REGION_COMMANDS) <= set(ours.out.splitlines())
 
 

@@ -74,9 +74,9 @@ def test_every_family_registers_its_devices() -> None:
         "bus/cxl/dax_region0": ("cxl_dax_region", "bus/cxl/region0", "cxl_dax_region"),
         "bus/dax/dax0.0": ("dax", "bus/cxl/dax_region0", "kmem"),
         "bus/cxl/nvdimm-bridge0": ("cxl_nvdimm_bridge", "bus/cxl/root0", "cxl_nvdimm_bridge"),
-        "bus/cxl/nvdimm-bridge0/ndbus0": ("nd_bus", "bus/cxl/nvdimm-bridge0", ""),
-        "class/nd/ndctl0": ("nd_ctl", "bus/cxl/nvdimm-bridge0/ndbus0", ""),
-        "bus/nd/nmem0": ("nvdimm", "bus/cxl/nvdimm-bridge0/ndbus0", "nvdimm"),
+        "bus/nd/ndbus0": ("nd_bus", "bus/cxl/nvdimm-bridge0", "nd_bus"),
+        "class/nd/ndctl0": ("nd_ctl", "bus/nd/ndbus0", ""),
+        "bus/nd/nmem0": ("nvdimm", "bus/nd/ndbus0", "nvdimm"),
         "bus/memory/memory7682": ("memory_block", "devices/system/memory", ""),
         "bus/node/node0": ("node", "devices/system/node", ""),
     }
@@ -423,6 +423,12 @@ def with_pmem_region(k: Kernel) -> Kernel:
             state="commit",
         ),
     )
+    # A raw namespace on its nd region, enabled: its pmem disk is a device too.
+    view = View(k)
+    ns = "/sys/bus/nd/devices/namespace3.0"
+    view.write(f"{ns}/uuid", b"6a8d7b1c-3f5e-4c2a-9b0d-1e2f3a4b5c6d\n")
+    view.write(f"{ns}/size", b"0x2000000\n")
+    view.write("/sys/bus/nd/drivers/nd_pmem/bind", b"namespace3.0\n")
     return k
 
 
@@ -444,9 +450,6 @@ def check_generic_entries(k: Kernel) -> set[str]:
             assert view.realpath(f"{path}/subsystem") == f"/sys/class/{dev.devclass}"
             parent = view.tree.path(k.devices[dev.parent])
             assert view.realpath(f"{path}/device") == f"/sys/{parent}"
-        elif dev.type == "nd_bus":
-            # Drawn with the nd bus as subsystem, as the tree always drew it.
-            assert view.realpath(f"{path}/subsystem") == "/sys/bus/nd"
         else:
             assert "subsystem" not in names, dev.key
         if dev.driver:
@@ -458,7 +461,8 @@ def check_generic_entries(k: Kernel) -> set[str]:
             assert "DRIVER" not in uevent_vars(view, path), dev.key
         if dev.devt is not None:
             major, minor = dev.devt
-            assert view.realpath(f"/sys/dev/char/{major}:{minor}") == path
+            kind = "block" if dev.devclass == "block" else "char"
+            assert view.realpath(f"/sys/dev/{kind}/{major}:{minor}") == path
             assert view.read(f"{path}/dev") == f"{major}:{minor}\n".encode()
         else:
             assert "dev" not in names, dev.key
@@ -468,13 +472,20 @@ def check_generic_entries(k: Kernel) -> set[str]:
             assert core.find_device(k, bus, name) is not None, (bus, name)
         for drv in view.listdir(f"/sys/bus/{bus}/drivers"):
             for name in view.listdir(f"/sys/bus/{bus}/drivers/{drv}"):
-                if not re.fullmatch(r"bind|unbind|uevent|new_id|remove_id|poison_inject_max", name):
+                if not re.fullmatch(
+                    r"bind|unbind|uevent|new_id|remove_id|module|poison_inject_max", name
+                ):
                     assert device(k, name, bus).driver == drv
     for cls in view.listdir("/sys/class"):
         for name in view.listdir(f"/sys/class/{cls}"):
             assert k.devices[f"class/{cls}/{name}"].devclass == cls
-    chars = {f"{d.devt[0]}:{d.devt[1]}" for d in k.devices.values() if d.devt is not None}
-    assert set(view.listdir("/sys/dev/char")) == chars
+    numbers: dict[str, set[str]] = {"char": set(), "block": set()}
+    for d in k.devices.values():
+        if d.devt is not None:
+            kind = "block" if d.devclass == "block" else "char"
+            numbers[kind].add(f"{d.devt[0]}:{d.devt[1]}")
+    assert set(view.listdir("/sys/dev/char")) == numbers["char"]
+    assert set(view.listdir("/sys/dev/block")) == numbers["block"]
     return seen
 
 

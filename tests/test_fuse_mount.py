@@ -156,7 +156,7 @@ def test_operations_answer_as_the_view(tmp_path: Path) -> None:
     state = tmp_path / "state"
     init(state, "qemu-mixed")
     ops, view = operations(state), reference(state)
-    assert ops.readdir("/", 0) == [".", "..", "sys", "dev"]
+    assert ops.readdir("/", 0) == [".", "..", "sys", "dev", "proc"]
     for directory in ("/sys", "/sys/bus/cxl/devices", "/sys/bus/cxl/devices/mem0"):
         assert ops.readdir(directory, 0) == [".", "..", *view.listdir(directory)]
     for path in ("/sys/bus", "/sys/bus/cxl/devices/mem0", "/sys/bus/cxl/flush"):
@@ -232,7 +232,7 @@ def test_mount_umount_lifecycle(fuse: None, tmp_path: Path) -> None:
     pid = mount(state, mnt)
     try:
         assert str(mnt) in our_mounts()
-        assert sorted(os.listdir(mnt)) == ["dev", "sys"]
+        assert sorted(os.listdir(mnt)) == ["dev", "proc", "sys"]
         assert os.path.isdir(mnt / "sys" / "bus" / "cxl")
         # Another mount of the same path is not ours to take over; umount refuses others.
         assert fake_sysfs("umount", str(tmp_path), check=False).returncode == 1
@@ -472,8 +472,11 @@ def test_stores_and_their_errno(fuse: None, cxl_test: tuple[Path, Path]) -> None
         assert os.write(fd, b"ram") == 3
     finally:
         os.close(fd)
-    # A store not emulated yet refuses with EOPNOTSUPP.
+    # The kernel refuses to sanitize a memdev that decodes a region (mem0 is in the auto
+    # region), and a store not emulated yet refuses with EOPNOTSUPP.
     proc = sh(f"echo 1 > {cxl}/devices/mem0/security/sanitize")
+    assert proc.returncode == 1 and "Device or resource busy" in proc.stderr
+    proc = sh(f"echo 1 > {mnt}/sys/bus/platform/devices/cxl_mem.0/security_lock")
     assert proc.returncode == 1 and "Operation not supported" in proc.stderr
 
 
@@ -544,7 +547,8 @@ def test_run_replaces_sys_and_dev(fuse: None, tmp_path: Path) -> None:
     proc = run(state, "sh", "-c", script)
     assert proc.returncode == 0, proc.stderr
     serial = reference(state).read("/sys/bus/cxl/devices/mem0/serial").decode()
-    assert proc.stdout.decode() == f"bus\nclass\ndev\ndevices\nmem0\n{serial}state={state}\n"
+    top = "block\nbus\nclass\ndev\ndevices\nkernel\nmodule\n"
+    assert proc.stdout.decode() == f"{top}mem0\n{serial}state={state}\n"
     assert os.path.exists("/dev/cxl") == host_has_cxl  # nothing leaked into the host's /dev
 
 
@@ -553,7 +557,9 @@ def test_run_upstream_cxl_list_matches_pycxl(fuse: None, platform: str, tmp_path
     require_oracle()
     state = tmp_path / "state"
     init(state, platform)
-    argv = ["-vvv", "-BPEMDRT"]
+    # -vv: -vvv adds the device mailbox's data (-H -I -A), which upstream cannot get on the
+    # mount (its ioctls need a character device) and pycxl gets from the emulated device.
+    argv = ["-vv", "-BPEMDRT"]
     lines = compat_v76.command_lines(argv)
     assert lines is not None
     pycxl_argv, upstream_argv = lines
@@ -565,3 +571,58 @@ def test_run_upstream_cxl_list_matches_pycxl(fuse: None, platform: str, tmp_path
     assert len(upstream.stdout) > 1000
     assert compat_v76.stdout(ours.out).decode() == upstream.stdout.decode()
     assert compat_v76.stderr(ours.err).decode() == upstream.stderr.decode()
+
+
+def test_run_dev_is_live_and_keeps_the_hosts_entries(fuse: None, tmp_path: Path) -> None:
+    """Under ``fake-sysfs run``, /dev follows the emulated kernel while the command runs (a
+    devdax namespace's ``daxN.M`` appears as the namespace is made, its fsdax ``pmemN``
+    disk as a plain file, never a block device of the host's numbering), and the host's
+    own entries work through links (/dev/null, /dev/zero, /dev/fd)."""
+    from tests.nd_helpers import pmem_state
+
+    state = pmem_state(tmp_path, tmp_path)
+    script = (
+        "ls /dev | grep -c '^dax' ; "
+        f"{sys.executable} -c 'from pycxl.ndctl.main import main; main()' "
+        "create-namespace -m devdax -s 64M -r region0 >/dev/null && "
+        "ls /dev | grep '^dax' ; "
+        f"{sys.executable} -c 'from pycxl.ndctl.main import main; main()' "
+        "create-namespace -m fsdax -s 64M -r region0 >/dev/null && "
+        "for d in /dev/pmem*; do test -f $d && test ! -b $d && echo file $d; done; "
+        "echo x > /dev/null && test -c /dev/null && test -L /dev/null && "
+        "head -c 3 /dev/zero | od -An -tx1 && test -e /dev/fd/1 && echo host-ok"
+    )
+    proc = run(state, "sh", "-c", script)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode().split("\n")
+    assert lines[0] == "0"
+    assert lines[1].startswith("dax") and "." in lines[1]
+    assert lines[2].startswith("file /dev/pmem")
+    assert lines[-3:] == [" 00 00 00", "host-ok", ""]
+
+
+def test_run_proc_iomem_is_the_emulated_map(fuse: None, tmp_path: Path) -> None:
+    """/proc/iomem under ``fake-sysfs run`` is the emulated machine's (the cxl_test auto
+    region's window, region and kmem System RAM), with addresses for root only, as procfs
+    shows it."""
+    from fake_sysfs.kernel.iomem import render
+
+    state = tmp_path / "state"
+    init(state, "cxl_test")
+    kernel, _ = StateStore(state).load()
+    proc = run(state, "cat", "/proc/iomem")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode() == render(kernel)
+    assert "System RAM (kmem)" in proc.stdout.decode()
+    if shutil.which("setpriv"):
+        user = run(
+            state,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "cat",
+            "/proc/iomem",
+        )
+        assert user.returncode == 0, user.stderr
+        assert user.stdout.decode() == render(kernel, privileged=False)

@@ -94,11 +94,10 @@ def test_refusal_that_records_nothing_commits_nothing(store: StateStore) -> None
 def test_each_family_names_the_device_and_attribute(store: StateStore) -> None:
     # Stores whose rules are not emulated yet (the region, decoder and bind stores are).
     writes = {
-        f"{CXL}/mem0/security/sanitize": "cxl_mem mem0: security/sanitize",
-        f"{CXL}/dax_region0/dax_region/create": "cxl_dax_region dax_region0: dax_region/create",
-        "/sys/bus/dax/devices/dax0.0/size": "kmem dax0.0: size",
+        "/sys/bus/platform/devices/cxl_mem.0/security_lock": (
+            "cxl_mock_mem cxl_mem.0: security_lock"
+        ),
         "/sys/bus/nd/devices/nmem0/security": "nvdimm nmem0: security",
-        "/sys/devices/system/memory/memory7682/state": "memory memory7682: state",
         "/sys/bus/cxl/drivers/cxl_mem/uevent": "cxl_mem: uevent",
         "/sys/bus/cxl/drivers_autoprobe": "cxl: drivers_autoprobe",
     }

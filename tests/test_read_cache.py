@@ -197,9 +197,9 @@ def test_new_code_makes_the_cache_stale(store: StateStore, monkeypatch: pytest.M
     loads: list[int] = []
     real_load = StateStore.load
 
-    def counting_load(self: StateStore, *args: Any) -> Any:
+    def counting_load(self: StateStore, *args: Any, **kwargs: Any) -> Any:
         loads.append(1)
-        return real_load(self, *args)
+        return real_load(self, *args, **kwargs)
 
     monkeypatch.setattr(StateStore, "load", counting_load)
     offered(InProcess(StateStore(store.dir)))

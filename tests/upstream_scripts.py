@@ -79,7 +79,6 @@ _SIMPLE = {
     "modinfo": "#!/bin/sh\nexit 0\n",
     # One write(), as uuidgen's stdio makes: a region's uuid store takes exactly 37 bytes.
     "uuidgen": "#!{python}\nimport os, uuid\nos.write(1, f'{{uuid.uuid4()}}\\n'.encode())\n",
-    "no-tool": '#!/bin/sh\necho "pycxl has no $(basename "$0") yet" >&2\nexit 1\n',
 }
 
 
@@ -99,14 +98,12 @@ def write_shims(directory: Path) -> None:
         path = directory / name
         path.write_text(text)
         path.chmod(0o755)
-    for name in ("ndctl", "daxctl"):
-        os.symlink(directory / "no-tool", directory / name)
 
 
 def run_script(version: str, script: str, work: Path, tools: str, timeout: float = 300) -> Outcome:
     """Run ``script`` of upstream ``version`` ("v81" or "v76.1") in ``work``.
 
-    ``tools``: "pycxl" (pycxl's ``cxl``; ndctl and daxctl are not pycxl's yet) or
+    ``tools``: "pycxl" (pycxl's ``cxl``, ``daxctl`` and ``ndctl``) or
     "upstream" (Debian's binaries in /usr/bin)."""
     source = upstream_tests_dir()
     assert source is not None
@@ -128,7 +125,7 @@ def run_script(version: str, script: str, work: Path, tools: str, timeout: float
         capture_output=True,
     )
     if tools == "pycxl":
-        cxl, ndctl, daxctl = str(BIN / "cxl"), str(shims / "ndctl"), str(shims / "daxctl")
+        cxl, ndctl, daxctl = str(BIN / "cxl"), str(BIN / "ndctl"), str(BIN / "daxctl")
     else:
         cxl, ndctl, daxctl = "/usr/bin/cxl", "/usr/bin/ndctl", "/usr/bin/daxctl"
     env = {

@@ -5,11 +5,11 @@ kernel registered, so any program (``cat``, ``echo >``, the upstream ``cxl`` bin
 ``fake-sysfs run``) talks to the emulation with ordinary system calls.
 
 Every operation answers from the state committed now: before each one, the committed state
-file is compared with the one the in-process frontend holds (one stat(); the generation in
-the file's header when they differ), and another process's commit makes it reload. Writes
-are stores through the in-process frontend, one state transaction each. Nothing is cached
-by the kernel (entry and attribute timeouts 0, direct I/O), so a read returns the
-attribute's real length and a device created by a store is visible at once.
+file is compared with the one the in-process frontend holds (one stat(); the identity in
+the file's header and journal when they differ), and another process's commit makes it
+catch up. Writes are stores through the in-process frontend, one journal record each.
+Nothing is cached by the kernel (entry and attribute timeouts 0, direct I/O), so a read
+returns the attribute's real length and a device created by a store is visible at once.
 
 The binding is mfusepy (ctypes over libfuse 2 or 3): no compiler, no async framework.
 """
@@ -34,13 +34,23 @@ from fake_sysfs.frontends.inprocess import InProcess
 from fake_sysfs.statedir import STATE_FILE, Snapshot, open_snapshot
 from fake_sysfs.store import StateStore
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from fake_sysfs.kernfs.view import View
+
 #: The file system type mounts show (``fuse.fake-sysfs``): how ``umount`` knows its own.
 FS_NAME = "fake-sysfs"
 #: How long ``spawn`` waits for a mount to answer before giving up.
 READY_TIMEOUT = 30.0
 
 _DIR_MODE = stat_mod.S_IFDIR | 0o755
-_ROOT_ENTRIES = ("sys", "dev")
+_LINK_MODE = stat_mod.S_IFLNK | 0o777
+#: A block device below /dev, served as a plain file (see Live.dev_tree).
+_BLOCK_FILE_MODE = stat_mod.S_IFREG | 0o660
+_ROOT_ENTRIES = ("sys", "dev", "proc")
+#: What the mount serves of /proc: the emulated machine's physical address map.
+_IOMEM = "/proc/iomem"
+_PROC_FILE_MODE = stat_mod.S_IFREG | 0o444
 
 
 class FuseUnavailable(FakeSysfsError):
@@ -54,12 +64,21 @@ class Live:
     """The in-process frontend of one state directory, reloaded whenever another process
     commits: each ``current()`` costs one stat() when nothing changed."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, host_dev: str | None = None) -> None:
         self.path = str(store.dir)
+        #: Under ``fake-sysfs run``: where the host's /dev is bound in the command's
+        #: namespace. /dev then lists the host's entries too, as links there (see
+        #: namespace.py), beside the emulation's nodes, which come and go with its state.
+        self.host_dev = host_dev
+        #: /dev entries that are links to the host's, and block devices served as plain
+        #: files (path -> size), for the generation ``_dev_tree`` was built from.
+        self.host_links: set[str] = set()
+        self.block_files: dict[str, int] = {}
         self.state_file = os.path.join(self.path, STATE_FILE)
         self.frontend = InProcess(store)
-        #: The snapshot the frontend holds, and its file's (st_dev, st_ino).
-        self._held: tuple[Snapshot | None, tuple[int, int] | None] = (None, None)
+        #: The snapshot the frontend holds, and its file's (st_dev, st_ino) and the end of
+        #: the journal it includes.
+        self._held: tuple[Snapshot | None, tuple[int, int, int] | None] = (None, None)
         #: /dev as directories -> entries, for the generation it was built from.
         self._dev_tree: dict[str, list[str]] = {}
         self._dev_generation: str | None = None
@@ -69,14 +88,14 @@ class Live:
         snap = self.frontend.cache.snap
         return None if snap is None else snap.generation
 
-    def _held_identity(self) -> tuple[int, int] | None:
+    def _held_identity(self) -> tuple[int, int, int] | None:
         snap = self.frontend.cache.snap
         if snap is None or snap.fd is None:
             return None
         held, identity = self._held
         if held is not snap:
             st = os.fstat(snap.fd)
-            identity = (st.st_dev, st.st_ino)
+            identity = (st.st_dev, st.st_ino, snap.end)
             self._held = (snap, identity)
         return identity
 
@@ -84,12 +103,16 @@ class Live:
         """The frontend, answering for the state committed now.
 
         Fast path: while the frontend holds its state file open, no other file can have
-        that inode, so state.json being that inode means nothing was committed since (a
-        commit always renames a new file into place). Otherwise the committed generation
-        decides, as every reader of the directory does."""
+        that inode, and a store only appends to it, so state.json being that inode at the
+        length the frontend read means nothing was committed since (a new snapshot is
+        always renamed into place). Otherwise the committed state's identity decides, as
+        for every reader of the directory; the kernel the store keeps then replays only the
+        records appended since."""
         try:
             st = os.stat(self.state_file)
-            if (st.st_dev, st.st_ino) == self._held_identity():
+            if (st.st_dev, st.st_ino, st.st_size) == self._held_identity():
+                # Nothing committed; but the devices' background work may be due by now.
+                self.frontend.finish_due_work()
                 return self.frontend
         except OSError:
             pass  # the slow path says what is wrong
@@ -117,12 +140,58 @@ class Live:
                     if part not in entries:
                         entries.append(part)
                     parent = f"{parent}/{part}"
+            # Block devices (pmem disks) are plain files here, never device nodes: with
+            # ``dev`` a node would reach the host's driver of that number (blkext, a real
+            # disk), and the tools write to these.
+            self.block_files = {
+                f"/dev/{name}": 0 for name, _major, _minor, _syspath in _block_nodes(view)
+            }
+            tree["/dev"] += [path[5:] for path in self.block_files]
+            if self.host_dev is not None:
+                own = set(tree["/dev"])
+                host = [
+                    name
+                    for name in _host_dev_names()
+                    if name not in own and not name.startswith(EMULATED_FAMILIES)
+                ]
+                self.host_links = {f"/dev/{name}" for name in host}
+                tree["/dev"] = sorted(tree["/dev"] + host)
             self._dev_tree = tree
             self._dev_generation = generation
         return self._dev_tree
 
+    def host_link(self, path: str) -> str:
+        """Where the /dev entry ``path`` that is the host's points."""
+        assert self.host_dev is not None
+        return f"{self.host_dev}/{path[5:]}"
+
     def close(self) -> None:
         self.frontend.close()
+
+
+#: Host /dev entries of the device families the emulated kernel owns: never shown, even
+#: where the emulation has none (a real CXL host's nodes must not mix with emulated ones).
+EMULATED_FAMILIES = ("cxl", "dax", "ndctl", "nmem", "pmem")
+
+
+def _caller_uid() -> int:
+    """The uid of the process the current FUSE request is for (0 outside a request)."""
+    try:
+        return int(_binding().fuse_get_context()[0])
+    except Exception:  # no request context: the caller is this process
+        return os.geteuid()
+
+
+def _host_dev_names() -> list[str]:
+    try:
+        return os.listdir("/dev")
+    except OSError:
+        return []
+
+
+def _block_nodes(view: View) -> list[tuple[str, int, int, str]]:
+    block_nodes = getattr(view.tree, "block_nodes", None)
+    return [] if block_nodes is None else list(block_nodes())
 
 
 # -- the file system -----------------------------------------------------------------------
@@ -137,6 +206,10 @@ class _Open:
     data: bytes | None = None
     error: int = 0
     fresh: bool = False
+    #: A block device's plain-file stand-in below /dev.
+    block: bool = False
+    #: /proc/iomem, rendered once at open.
+    proc: bool = False
 
 
 def _errno_of(e: BaseException) -> int:
@@ -207,15 +280,28 @@ class SysfsOperations:
         if _below(path, "/sys"):
             st = frontend.view.lstat(path)
             return st.mode, st.size, os.makedev(*st.rdev)
+        if path == "/proc":
+            return _DIR_MODE, 0, 0
+        if path == _IOMEM:
+            return _PROC_FILE_MODE, 0, 0  # procfs files report no size
         if _below(path, "/dev"):
             if path in self.live.dev_tree():
                 return _DIR_MODE, 0, 0
+            if path in self.live.host_links:
+                return _LINK_MODE, len(self.live.host_link(path)), 0
+            if path in self.live.block_files:
+                return _BLOCK_FILE_MODE, self.live.block_files[path], 0
             st = frontend.stat_dev(path)
             return st.mode, st.size, os.makedev(*st.rdev)
         raise kerr(errno.ENOENT, path)
 
     def readlink(self, path: str) -> str:
         with _errors():
+            if _below(path, "/dev"):
+                self.live.current()
+                self.live.dev_tree()
+                if path in self.live.host_links:
+                    return self.live.host_link(path)
             if not _below(path, "/sys"):
                 raise kerr(errno.EINVAL, path)
             return self.live.current().view.readlink(path)
@@ -227,6 +313,8 @@ class SysfsOperations:
     def _listdir(self, path: str) -> list[str]:
         if path == "/":
             return list(_ROOT_ENTRIES)
+        if path == "/proc":
+            return ["iomem"]
         frontend = self.live.current()
         if _below(path, "/sys"):
             return frontend.listdir(path)
@@ -247,8 +335,33 @@ class SysfsOperations:
     def open(self, path: str, flags: int) -> int:
         """kernfs checks at open what the file allows (EACCES otherwise), whoever opens."""
         with _errors():
+            if _below(path, "/dev"):
+                self.live.current()
+                if path in self.live.dev_tree() or path not in self.live.block_files:
+                    raise kerr(errno.EACCES, path)
+                # A block device stand-in: reads are zeros, writes are taken and dropped
+                # (what the tools write there, such as a cleared info block, is no state
+                # the emulation keeps).
+                handle = _Open(path, data=b"", block=True)
+                fh = self._next_fh
+                self._next_fh += 1
+                self._files[fh] = handle
+                return fh
+            if path == _IOMEM:
+                if flags & os.O_ACCMODE != os.O_RDONLY:
+                    raise kerr(errno.EACCES, path)
+                # As procfs shows it: the addresses only to a privileged reader.
+                from fake_sysfs.kernel.iomem import render
+
+                kernel = self.live.current().view.kernel
+                text = render(kernel, privileged=_caller_uid() == 0)
+                handle = _Open(path, data=text.encode(), proc=True)
+                fh = self._next_fh
+                self._next_fh += 1
+                self._files[fh] = handle
+                return fh
             if not _below(path, "/sys"):
-                raise kerr(errno.EACCES, path)  # the root and /dev hold no regular files
+                raise kerr(errno.EACCES, path)  # the root holds no regular files
             frontend = self.live.current()
             accmode = flags & os.O_ACCMODE
             if accmode in (os.O_WRONLY, os.O_RDWR):
@@ -274,6 +387,11 @@ class SysfsOperations:
         handle = self._files.get(fh)
         if handle is None:
             raise _oserror(errno.EBADF)
+        if handle.block:
+            return bytes(size)
+        if handle.proc:  # one text, read in pieces
+            assert handle.data is not None
+            return handle.data[offset : offset + size]
         with _errors():
             # A read from offset 0 shows the attribute again (what open computed is used
             # for the first one); later offsets continue in what that read showed.
@@ -287,6 +405,9 @@ class SysfsOperations:
 
     def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
         """One write() is one store of exactly its bytes; sysfs ignores the offset."""
+        handle = self._files.get(fh)
+        if handle is not None and handle.block:
+            return len(data)
         with _errors():
             return self.live.current().write(path, data)
 
@@ -408,11 +529,16 @@ def mount_options() -> dict[str, Any]:
     return options
 
 
-def serve(store: StateStore, mountpoint: str, on_ready: Callable[[], None] | None) -> None:
+def serve(
+    store: StateStore,
+    mountpoint: str,
+    on_ready: Callable[[], None] | None,
+    host_dev: str | None = None,
+) -> None:
     """Mount and serve until unmounted (or SIGTERM/SIGINT, which unmount). ``on_ready`` is
-    called once the kernel has initialized the mount."""
+    called once the kernel has initialized the mount. ``host_dev``: see Live."""
     binding = _binding()
-    live = Live(store)
+    live = Live(store, host_dev)
     try:
         # Load the state before mounting: one that cannot be used is refused with its
         # reason here, rather than as EIO from every operation.
@@ -438,8 +564,14 @@ def preflight(store: StateStore, mountpoint: str) -> None:
     store.snapshot().close()  # the state directory is usable (first use: booted)
 
 
-def spawn(store: StateStore, mountpoint: str, timeout: float = READY_TIMEOUT) -> int:
-    """Mount in a detached daemon; return its pid once the mount answers."""
+def spawn(
+    store: StateStore,
+    mountpoint: str,
+    timeout: float = READY_TIMEOUT,
+    host_dev: str | None = None,
+) -> int:
+    """Mount in a detached daemon; return its pid once the mount answers. ``host_dev``:
+    see Live."""
     preflight(store, mountpoint)
     mountpoint = os.path.abspath(mountpoint)  # the daemon leaves this directory
     sys.stdout.flush()
@@ -448,7 +580,7 @@ def spawn(store: StateStore, mountpoint: str, timeout: float = READY_TIMEOUT) ->
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the daemon; tests see it through the mount
         os.close(ready_r)
-        _daemon(store, mountpoint, ready_w)
+        _daemon(store, mountpoint, ready_w, host_dev)
     os.close(ready_w)
     try:
         if not _wait_ready(ready_r, timeout):
@@ -459,7 +591,7 @@ def spawn(store: StateStore, mountpoint: str, timeout: float = READY_TIMEOUT) ->
     return pid
 
 
-def _daemon(store: StateStore, mountpoint: str, ready: int) -> None:
+def _daemon(store: StateStore, mountpoint: str, ready: int, host_dev: str | None) -> None:
     """The daemon's life: its own session (a terminal's ^C is not for it), no directory
     of the caller's kept busy, stdin and stdout released at once (a caller capturing them
     must see EOF), stderr kept until the mount is ready so that a failure is explained,
@@ -469,7 +601,7 @@ def _daemon(store: StateStore, mountpoint: str, ready: int) -> None:
         os.setsid()
         os.chdir("/")
         _to_devnull(0, 1)
-        serve(store, mountpoint, lambda: _signal_ready(ready))
+        serve(store, mountpoint, lambda: _signal_ready(ready), host_dev)
         code = 0
     except FakeSysfsError as e:
         with contextlib.suppress(OSError):

@@ -73,7 +73,30 @@ class InProcess:
                 snap = self.store.snapshot()
             self._snap = snap
             self.cache.attach(snap)
+            self.finish_due_work()
         return self._snap
+
+    def finish_due_work(self) -> None:
+        """The devices' background work (a firmware transfer, a sanitize) ends at a
+        deadline, and no kernel thread runs meanwhile: when the state held has work due,
+        it is finished first, in a transaction, and this frontend answers for the result.
+        Nothing pending (the common case) is known from the read cache."""
+        deadline = self.cache.get("/", "Tdeadline")
+        if deadline is MISS:
+            from fake_sysfs.kernel.mailbox import timers
+
+            deadline = timers.next_deadline(self.view.kernel)
+            self.cache.put("/", "Tdeadline", deadline)
+        if deadline is None:
+            return
+        from fake_sysfs.kernel.mailbox import timers
+        from fake_sysfs.kernel.mailbox.clock import now
+
+        if now() < deadline:
+            return
+        kernel = timers.finish_due(self.store, now())
+        if kernel is not None:
+            self._adopt(kernel)
 
     @property
     def view(self) -> View:
@@ -81,7 +104,9 @@ class InProcess:
         if self._view is None:
             from fake_sysfs.kernfs.view import View
 
-            kernel, _ = self.store.load(self._snapshot())
+            # The store keeps this kernel and applies this process's stores to it, so a
+            # command that reads, writes and reads again loads the state once.
+            kernel, _ = self.store.load(self._snapshot(), keep=True)
             self._view = View(kernel)
         return self._view
 
@@ -269,28 +294,40 @@ class InProcess:
             return count
         from fake_sysfs.kernfs import transact
 
-        # A refused store raises here, after committing only its kernel log records; this
-        # process then goes on answering from the state it had (the log is not in /sys).
-        # A store that failed after a change it keeps committed that change: this process
-        # answers for it, as for a store that worked, and then reports the failure.
+        # However the store ends, this process answers from then on for the state
+        # committed now: the kernel the store keeps, which the store brought up to date
+        # with other writers first. A refused store committed only its kernel log records
+        # (if any); a store that failed after a change it keeps committed that change.
         try:
             count, kernel = transact.write(self.store, path, data)
         except transact.FailedAfterChange as e:
             self._adopt(e.kernel)
             raise kerr(e.errno or errno.EIO, path) from None
+        except KernfsError as e:
+            self._adopt(self.store.held_kernel() if e.clean else None)
+            raise
         self._adopt(kernel)
         return count
 
-    def _adopt(self, kernel: Kernel) -> None:
-        """From now on this process answers for the state it committed: ``kernel``."""
+    def _adopt(self, kernel: Kernel | None) -> None:
+        """From now on this process answers for the state committed by its store:
+        ``kernel``, or when None (after a refused store), that state loaded again."""
         from fake_sysfs.kernfs.view import View
 
         committed = self.store.committed
-        assert committed is not None
         self.store.committed = None
+        if committed is None:  # nothing was committed, nor caught up with
+            if kernel is None:
+                self._view = None
+            return
         if self._snap is not None:
             self._snap.close()
         self._snap = committed
         self.cache.attach(committed)
-        self._view = View(kernel)
+        self._view = None if kernel is None else View(kernel)
         self._devs = None
+        if kernel is not None:
+            # What finish_due_work asks of every state, known here without another load.
+            from fake_sysfs.kernel.mailbox import timers
+
+            self.cache.put("/", "Tdeadline", timers.next_deadline(kernel))

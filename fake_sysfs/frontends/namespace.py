@@ -5,12 +5,16 @@ else, and the namespace vanishes with it:
 
 * /sys is the mount's ``sys`` directory, wholesale (the host's sysfs and everything mounted
   below it are covered).
-* /dev is a new tmpfs holding every entry of the host's /dev, each bind-mounted (devices,
-  and directories with what is mounted below them: pts, shm, mqueue), except the device
-  families the emulation owns (cxl, dax, ndctl, nmem, pmem), plus the emulation's nodes
-  bind-mounted from the mount's ``dev`` (``cxl/`` is the live directory). Nothing is
-  ever created in the host's devtmpfs, which is shared by every namespace. Binds rather
-  than mknod: they also work in a user namespace, where device nodes cannot be made.
+* /dev is the mount's ``dev`` directory, live: the emulation's nodes appear and vanish as
+  its kernel registers them (a ``daxN.M`` a namespace creates, a ``pmemN`` disk, served as
+  a plain file). The host's /dev, with what is mounted below it (pts, shm, mqueue), is
+  bound at a private place in the run's directory, and every host entry except the
+  device families the emulation owns (cxl, dax, ndctl, nmem, pmem) appears in /dev as a
+  link there, so /dev/null, /dev/tty or /dev/pts/N work as on the host. Nothing is ever
+  created in the host's devtmpfs, which is shared by every namespace; binds and links,
+  not mknod, also work in a user namespace, where device nodes cannot be made.
+* /proc/iomem is the emulated machine's address map (the mount's ``proc/iomem``: CXL
+  windows, regions, the System RAM kmem adds), as admins and tools read it.
 * /lib/modules and /run/udev are hidden, as in the conformance oracle: nothing may be
   modprobed into the host kernel, or waited for from the host's udev, for a fake device.
 
@@ -27,7 +31,6 @@ import contextlib
 import ctypes
 import os
 import signal
-import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -44,7 +47,6 @@ MS_RDONLY = 0x1
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_BIND = 0x1000
-MS_MOVE = 0x2000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
@@ -52,9 +54,6 @@ MS_PRIVATE = 1 << 18
 SETUP_FAILED = 125
 #: Hidden inside the namespace (an empty read-only tmpfs over each that exists).
 HIDDEN = ("/lib/modules", "/run/udev")
-#: Host /dev entries of the device families the emulated kernel owns: never shown, even
-#: where the emulation has none (a real CXL host's nodes must not mix with emulated ones).
-EMULATED_FAMILIES = ("cxl", "dax", "ndctl", "nmem", "pmem")
 
 _libc: ctypes.CDLL | None = None
 
@@ -123,48 +122,19 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def _bind(source: str, target: str, required: bool) -> None:
-    """Make ``target`` show ``source``: a symlink is copied, a directory bound with what is
-    mounted below it, anything else (a device, a socket) bound onto an empty file."""
-    try:
-        st = os.lstat(source)
-        if stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(source), target)
-            return
-        if stat.S_ISDIR(st.st_mode):
-            os.mkdir(target, 0o755)
-            mount(source, target, None, MS_BIND | MS_REC)
-            return
-        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
-        mount(source, target, None, MS_BIND)
-    except OSError:
-        if required:
-            raise
-        # A host entry that cannot be shown (one that vanished, one a user namespace may
-        # not bind) is left out rather than failing the run.
-
-
-def stage_dev(emulated: str, stage: str) -> None:
-    """Build the new /dev on a tmpfs at ``stage``: the host's entries, except those of the
-    emulated device families, and the emulation's (``emulated`` is the mount's dev)."""
-    # mode 0755, not tmpfs's sticky 1777: in a sticky directory the kernel refuses O_CREAT
-    # opens of device nodes owned by another user (`> /dev/null` as a user).
-    mount("fake-sysfs-dev", stage, "tmpfs", MS_NOSUID, "mode=0755")
-    own = set(os.listdir(emulated))
-    for name in sorted(os.listdir("/dev")):
-        if name not in own and not name.startswith(EMULATED_FAMILIES):
-            _bind(os.path.join("/dev", name), os.path.join(stage, name), required=False)
-    for name in sorted(own):
-        _bind(os.path.join(emulated, name), os.path.join(stage, name), required=True)
-
-
-def enter(mountpoint: str, stage: str) -> None:
-    """Set up this process's namespace: the mount's sys and dev over /sys and /dev.
-    ``stage`` is an empty directory outside /dev for building the new /dev."""
+def enter(mountpoint: str, host_dev: str) -> None:
+    """Set up this process's namespace: the mount's sys and dev over /sys and /dev, the
+    host's /dev at ``host_dev`` (where the mount's /dev links to for the host's entries)."""
     _enter_namespace()
-    stage_dev(os.path.join(mountpoint, "dev"), stage)
+    mount("/dev", host_dev, None, MS_BIND | MS_REC)
     mount(os.path.join(mountpoint, "sys"), "/sys", None, MS_BIND)
-    mount(stage, "/dev", None, MS_MOVE)
+    mount(os.path.join(mountpoint, "dev"), "/dev", None, MS_BIND)
+    try:
+        mount(os.path.join(mountpoint, "proc", "iomem"), "/proc/iomem", None, MS_BIND)
+    except OSError:
+        if os.geteuid() == 0:
+            raise
+        # A user namespace may not cover procfs files: the host's map stays visible.
     for hidden in HIDDEN:
         if os.path.isdir(hidden):
             mount("fake-sysfs-hidden", hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV)
@@ -180,46 +150,49 @@ def run_emulated(store: StateStore, argv: list[str]) -> int:
     from fake_sysfs.frontends import fuse
 
     top = tempfile.mkdtemp(prefix="fake-sysfs-run-")
-    mountpoint, stage = os.path.join(top, "mnt"), os.path.join(top, "dev")
+    # The run's directory must be reachable through the /dev links by the command, which
+    # may not be root (mkdtemp makes it 0700).
+    os.chmod(top, 0o755)
+    mountpoint, host_dev = os.path.join(top, "mnt"), os.path.join(top, "hostdev")
     try:
         os.mkdir(mountpoint, 0o755)
-        os.mkdir(stage, 0o755)
-        daemon = fuse.spawn(store, mountpoint)
+        os.mkdir(host_dev, 0o755)
+        daemon = fuse.spawn(store, mountpoint, host_dev=host_dev)
         try:
             env = dict(os.environ, FAKE_SYSFS_STATE=str(store.dir))
-            return run(mountpoint, stage, argv, env)
+            return run(mountpoint, host_dev, argv, env)
         finally:
             with contextlib.suppress(FakeSysfsError):
                 fuse.unmount(mountpoint)
             fuse.stop(daemon)
     finally:
         # rmdir only: never a recursive removal, which could reach into a live mount.
-        for path in (mountpoint, stage, top):
+        for path in (mountpoint, host_dev, top):
             with contextlib.suppress(OSError):
                 os.rmdir(path)
 
 
-def run(mountpoint: str, stage: str, argv: list[str], env: dict[str, str]) -> int:
+def run(mountpoint: str, host_dev: str, argv: list[str], env: dict[str, str]) -> int:
     """Run ``argv`` in a namespace over ``mountpoint``; its exit status (128+N when killed
     by signal N; 125 when the namespace cannot be made; 126/127 when it cannot be run)."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - replaced by the command
-        _child(mountpoint, stage, argv, env)
+        _child(mountpoint, host_dev, argv, env)
     with _forwarding_signals(pid):
         _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
 
-def _child(mountpoint: str, stage: str, argv: list[str], env: dict[str, str]) -> None:
+def _child(mountpoint: str, host_dev: str, argv: list[str], env: dict[str, str]) -> None:
     try:
         # Python ignores SIGPIPE and SIGXFSZ; the command gets the defaults, as from a shell.
         for signum in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(signum, signal.SIG_DFL)
         try:
-            enter(mountpoint, stage)
+            enter(mountpoint, host_dev)
         except OSError as e:
             where = f" ({e.filename})" if e.filename else ""
             hint = "" if os.geteuid() == 0 else "; it needs root or unprivileged user namespaces"

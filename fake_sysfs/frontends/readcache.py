@@ -7,14 +7,15 @@ the next commit changes the state. The in-process frontend records them here and
 beside ``state.json``; the next process answers repeated reads from the memo without loading
 the state or building the tree at all, the way a real kernel keeps sysfs in memory.
 
-Validity: the memo names the generation of the state its answers came from (a random name
-every commit writes into the state file's first bytes) and a key of the emulation's own
-source files. It is used only while both match the snapshot the process holds
-(statedir.Snapshot), so a commit, a ``fake-sysfs reset`` or a new version of the code makes
-it stale at once, and a process never mixes answers of two states. Nothing read from disk is
-believed unchecked: the file carries a checksum and its length, and one that fails them is
-ignored. It is an optimization only: a missing, stale, damaged or unwritable memo, or
-something that is not a file in its place, just means answers are computed again.
+Validity: the memo names the state its answers came from (statedir.identity: the random
+generation of the state file's snapshot and the end of the journal of stores after it) and
+a key of the emulation's own source files. It is used only while both match the snapshot
+the process holds (statedir.Snapshot), so a store, a ``fake-sysfs reset`` or a new version
+of the code makes it stale at once, and a process never mixes answers of two states.
+Nothing read from disk is believed unchecked: the file carries a checksum and its length,
+and one that fails them is ignored. It is an optimization only: a missing, stale, damaged
+or unwritable memo, or something that is not a file in its place, just means answers are
+computed again.
 
 Layout: a magic line, the CRC-32 and length of the rest, then the rest: a marshal of the
 format, code key, generation and the answers grouped by directory (the directory a path

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from fake_sysfs.errors import errno, kerr
+from fake_sysfs.errors import errno, kerr, refused
 from fake_sysfs.kernfs.nodes import Attr, Node, Shown, sysfs_streq
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def not_emulated(k: Kernel, who: Device | str | None, attr: str) -> NoReturn:
     but for a kernel log line saying so. ``who`` is the device (or, for a bus or driver
     file, the bus or driver name)."""
     k.log.warn(who, f"{attr}: store not emulated, returning -EOPNOTSUPP")
-    raise kerr(errno.EOPNOTSUPP)
+    raise refused(errno.EOPNOTSUPP)
 
 
 def fail_after_change(k: Kernel, err: int) -> NoReturn:

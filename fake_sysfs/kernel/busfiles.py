@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fake_sysfs.errors import errno, kerr
+from fake_sysfs.errors import errno, refused
 from fake_sysfs.kernel import core
 from fake_sysfs.kernel.attrs import not_emulated, show_store_attr, store_attr, written_name
 from fake_sysfs.kernel.core import Bus, Device, Driver
@@ -38,7 +38,7 @@ def _named(k: Kernel, bus: str, buf: bytes, who: str, attr: str) -> Device:
     dev = core.find_device(k, bus, name)
     if dev is None:
         k.log.dbg(who, f"{attr}: no device {name!r} on bus {bus}, -ENODEV")
-        raise kerr(errno.ENODEV)
+        raise refused(errno.ENODEV)
     return dev
 
 
@@ -72,10 +72,10 @@ def bind_store(k: Kernel, drv: Driver, buf: bytes) -> None:
     dev = _named(k, drv.bus, buf, drv.name, "bind")
     if dev.bus != drv.bus or not drv.match(k, dev):
         k.log.dbg(drv.name, f"bind: {dev.name} does not match, -ENODEV")
-        raise kerr(errno.ENODEV)
+        raise refused(errno.ENODEV)
     if dev.driver:
         k.log.dbg(drv.name, f"bind: {dev.name} is bound to {dev.driver} already, -EBUSY")
-        raise kerr(errno.EBUSY)
+        raise refused(errno.EBUSY)
     core.bind(k, drv, dev)
 
 
@@ -84,7 +84,7 @@ def unbind_store(k: Kernel, drv: Driver, buf: bytes) -> None:
     dev = _named(k, drv.bus, buf, drv.name, "unbind")
     if dev.driver != drv.name:
         k.log.dbg(drv.name, f"unbind: {dev.name} is not bound to {drv.name}, -ENODEV")
-        raise kerr(errno.ENODEV)
+        raise refused(errno.ENODEV)
     core.unbind(k, drv, dev)
 
 

@@ -204,7 +204,7 @@ def device_add(k: Kernel, dev: Device, probe: bool = True) -> Device:
     if key in k.devices:
         raise ValueError(f"device {key} is already registered")
     k.devices[key] = dev
-    k.runtime.added(dev.parent, key)
+    k.runtime.added(dev.parent, key, dev, dev.parent not in k.devices)
     if probe:
         device_attach(k, dev)
     return dev
@@ -219,7 +219,7 @@ def device_unregister(k: Kernel, dev: Device) -> None:
     if k.devices.get(key) is not dev:
         return  # unregistered while its driver was released
     del k.devices[key]
-    k.runtime.removed(dev.parent, key)
+    k.runtime.removed(dev.parent, key, dev, dev.parent not in k.devices)
     device_type(dev.type).release(k, dev)
 
 

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fake_sysfs.kernel import acpi, dax, decoders, hardware, memdevs, memory, nvdimm, ports, regions
+from fake_sysfs.kernel import (
+    acpi,
+    dax,
+    decoders,
+    hardware,
+    memdevs,
+    memory,
+    namespaces,
+    nd_region,
+    nvdimm,
+    ports,
+    regions,
+)
 from fake_sysfs.kernel.core import Bus, DeviceType, Driver
 from fake_sysfs.kernel.cxlbus import cxl_bus_attrs
 
@@ -62,11 +74,18 @@ TYPES: dict[str, DeviceType[Any]] = {
         nvdimm.NDCTL,
         nvdimm.PMEM,
         nvdimm.NMEM,
+        nd_region.ND_REGION,
+        namespaces.NAMESPACE,
+        namespaces.BTT,
+        namespaces.PFN,
+        namespaces.ND_DAX,
+        namespaces.DISK,
         dax.DAX_DEVICE,
         memory.MEMORY_BLOCK,
         memory.NODE,
     )
 }
 
-#: /sys/class directories (firmware: the memdevs' firmware-upload devices, drawn with them).
-CLASSES = ("nd", "firmware")
+#: /sys/class directories (firmware: the memdevs' firmware-upload devices, drawn with them;
+#: block: the pmem disks of enabled namespaces).
+CLASSES = ("nd", "firmware", "block")

@@ -8,10 +8,10 @@ upstream tests read (PCI ids and class, NUMA node, ACPI ids, the mock's test hoo
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fake_sysfs.errors import errno, kerr
 from fake_sysfs.kernel.attrs import const, not_emulated, show_only, show_store, store_only, when
 from fake_sysfs.kernel.core import Device, DeviceType, Driver, device_key
 from fake_sysfs.kernfs.nodes import Link
@@ -26,6 +26,7 @@ from fake_sysfs.platform.model import (
 from fake_sysfs.platform.naming import root_device_path
 
 if TYPE_CHECKING:
+    from fake_sysfs.kernel.memdevs import Memdev
     from fake_sysfs.kernel.state import Kernel
 
 #: A hardware device's model object: the platform itself for the CXL root object.
@@ -252,21 +253,42 @@ def security_lock_store(k: Kernel, obj: Hardware, buf: bytes) -> None:
 
 def event_trigger_store(k: Kernel, obj: Hardware, buf: bytes) -> None:
     """The mock's hook that queues event records (cxl-events.sh)."""
-    not_emulated(k, _mock_device(k, obj), "event_trigger")
+    from fake_sysfs.kernel.mailbox import events
+
+    mem = _mock_memdev(k, obj)
+    if mem is None:
+        raise kerr(errno.ENXIO)
+    events.trigger(k, mem)
+
+
+def _mock_memdev(k: Kernel, obj: Hardware) -> Memdev | None:
+    """The memdev of a mock type-3 device (the device state lives with it)."""
+    if isinstance(obj, Platform):
+        return None
+    for mem in k.memdevs.values():
+        if mem.parent == obj.path:
+            return mem
+    return None
 
 
 def sanitize_timeout_show(k: Kernel, obj: Hardware) -> int:
-    return 0
+    from fake_sysfs.kernel.mailbox import security
+
+    return security.sanitize_timeout_show(_mock_memdev(k, obj))
 
 
 def sanitize_timeout_store(k: Kernel, obj: Hardware, buf: bytes) -> None:
     """The mock's sanitize duration in milliseconds (cxl-sanitize.sh)."""
-    not_emulated(k, _mock_device(k, obj), "sanitize_timeout")
+    from fake_sysfs.kernel.mailbox import security
+
+    security.sanitize_timeout_store(_mock_memdev(k, obj), buf)
 
 
 def fw_buf_checksum_show(k: Kernel, obj: Hardware) -> str:
-    # sha256 of the firmware uploaded so far: none yet.
-    return hashlib.sha256(b"").hexdigest()
+    """sha256 of the last firmware image the mock received."""
+    from fake_sysfs.kernel.mailbox import fwupload
+
+    return fwupload.fw_buf_checksum(_mock_memdev(k, obj))
 
 
 def _mock_device(k: Kernel, obj: Hardware) -> Device | None:

@@ -9,7 +9,7 @@ again, newest first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -20,11 +20,14 @@ from fake_sysfs.kernel.attrs import (
     show_only,
     show_store_attr,
     store_attr,
-    store_only,
     when,
 )
 from fake_sysfs.kernel.core import Device, DeviceType, Driver, lowest_free_id
 from fake_sysfs.kernel.cxlbus import CXL_DEVICE_MEMORY_EXPANDER, cxl_driver
+from fake_sysfs.kernel.mailbox import fwupload, poison, security
+from fake_sysfs.kernel.mailbox.commands import GET_FW_INFO, GET_POISON_LIST
+from fake_sysfs.kernel.mailbox.device import DeviceState, initial_state
+from fake_sysfs.kernel.nd_state import InfoBlock
 from fake_sysfs.kernel.nvdimm import add_nvdimm
 from fake_sysfs.kernel.ports import add_endpoint, delete_endpoint, port_above, reap_ports
 from fake_sysfs.kernfs.nodes import Attr, Dir, Link, Node, static_dir
@@ -58,6 +61,13 @@ class Memdev:
     endpoint: int | None = None
     #: The platform device's label (auto regions name their members by it).
     label: str = ""
+    #: The label storage area, sparse (fake_sysfs.kernel.lsa): page -> base64 bytes.
+    lsa: dict[int, str] = field(default_factory=dict)
+    #: Info blocks btt / pfn / dax claims wrote on the persistent media, by the DPA of
+    #: their namespace's start (kernel.namespaces); labels are in ``lsa``.
+    media: dict[str, InfoBlock] = field(default_factory=dict)
+    #: What the device's mailbox answers from (fake_sysfs.kernel.mailbox).
+    device: DeviceState = field(default_factory=DeviceState)
 
     @property
     def name(self) -> str:
@@ -96,6 +106,7 @@ def cxl_pci_probe(k: Kernel, dev: Device) -> None:
         qos_class=t3.qos_class,
         rcd=t3.rcd,
         label=t3.label,
+        device=initial_state(k.platform.style, t3),
     )
     k.memdevs[mem.id] = mem
     core.device_add(k, Device(mem.name, dev.key, "cxl_memdev", "cxl", devt=[CXL_MEM_MAJOR, mem.id]))
@@ -205,11 +216,6 @@ def label_storage_size_show(k: Kernel, mem: Memdev) -> int:
     return mem.lsa_size
 
 
-def trigger_poison_list_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
-    """Read the device poison list into cxl_poison trace events (2.4)."""
-    not_emulated(k, k.dev(mem), "trigger_poison_list")
-
-
 def ram_size_show(k: Kernel, mem: Memdev) -> str:
     return f"{mem.ram_size:#x}"
 
@@ -233,76 +239,31 @@ def _partition(k: Kernel, mem: Memdev, which: str) -> dict[str, Node]:
     return entries
 
 
-def security_state_show(k: Kernel, mem: Memdev) -> str:
-    return "disabled"
-
-
-def security_sanitize_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
-    """Start a background sanitize: EBUSY while the endpoint has committed decoders (2.4)."""
-    not_emulated(k, k.dev(mem), "security/sanitize")
-
-
-def security_erase_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
-    """Secure erase: EBUSY while the endpoint has committed decoders (2.4)."""
-    not_emulated(k, k.dev(mem), "security/erase")
-
-
 def _security(k: Kernel, mem: Memdev) -> dict[str, Node]:
-    return {
-        "state": show_attr(security_state_show, k, mem),
-        "sanitize": store_attr(security_sanitize_store, k, mem),
-        "erase": store_attr(security_erase_store, k, mem),
-    }
-
-
-# The firmware-upload class device: idle, no upload in progress.
-
-
-def firmware_loading_show(k: Kernel, mem: Memdev) -> int:
-    return 0
-
-
-def firmware_loading_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
-    """``1`` starts a firmware upload, ``0`` ends it."""
-    not_emulated(k, k.dev(mem), "firmware/loading")
-
-
-def firmware_data_read(k: Kernel, mem: Memdev) -> bytes:
-    return b""
-
-
-def firmware_data_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
-    not_emulated(k, k.dev(mem), "firmware/data")
-
-
-def firmware_status_show(k: Kernel, mem: Memdev) -> str:
-    return "idle"
-
-
-def firmware_error_show(k: Kernel, mem: Memdev) -> str:
-    return ""
-
-
-def firmware_remaining_size_show(k: Kernel, mem: Memdev) -> int:
-    return 0
-
-
-def firmware_cancel_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
-    not_emulated(k, k.dev(mem), "firmware/cancel")
+    """``security/``: sanitize and erase only where the device's CEL lists them."""
+    entries: dict[str, Node] = {"state": show_attr(security.state_show, k, mem)}
+    if security.SANITIZE in mem.device.cel:
+        entries["sanitize"] = store_attr(security.sanitize_store, k, mem)
+    if security.SECURE_ERASE in mem.device.cel:
+        entries["erase"] = store_attr(security.erase_store, k, mem)
+    return entries
 
 
 def _firmware(k: Kernel, mem: Memdev) -> dict[str, Node]:
-    """``firmware/memN``. Drawn as a directory of the memdev, as this tree always drew it
-    (the kernel also lists the class device in /sys/class/firmware)."""
+    """``firmware/memN``, the firmware-upload class device. Drawn as a directory of the
+    memdev, as this tree always drew it (the kernel also lists the class device in
+    /sys/class/firmware)."""
     upload: dict[str, Node] = {
-        "loading": show_store_attr(firmware_loading_show, firmware_loading_store, k, mem),
+        "loading": show_store_attr(fwupload.loading_show, fwupload.loading_store, k, mem),
         "data": Attr(
-            0o600, partial(firmware_data_read, k, mem), partial(firmware_data_store, k, mem)
+            0o600,
+            partial(fwupload.data_read, k, mem),
+            partial(fwupload.data_store, k, mem),
         ),
-        "status": show_attr(firmware_status_show, k, mem),
-        "error": show_attr(firmware_error_show, k, mem),
-        "remaining_size": show_attr(firmware_remaining_size_show, k, mem),
-        "cancel": store_attr(firmware_cancel_store, k, mem),
+        "status": show_attr(fwupload.status_show, k, mem),
+        "error": show_attr(fwupload.error_show, k, mem),
+        "remaining_size": show_attr(fwupload.remaining_size_show, k, mem),
+        "cancel": store_attr(fwupload.cancel_store, k, mem),
         "subsystem": Link("class/firmware"),
         "device": Link(f"{mem.parent}/{mem.name}"),
     }
@@ -320,12 +281,19 @@ MEMDEV_ENTRIES: core.Entries[Memdev] = {
     "firmware_version": show_only(firmware_version_show),
     "payload_max": show_only(payload_max_show),
     "label_storage_size": show_only(label_storage_size_show),
-    # Provided by the cxl_mem driver while bound (Get Poison List is supported).
-    "trigger_poison_list": when(_bound, store_only(trigger_poison_list_store)),
+    # Provided by the cxl_mem driver while bound, where the device lists Get Poison List.
+    "trigger_poison_list": when(
+        lambda k, mem: _bound(k, mem) and GET_POISON_LIST in mem.device.cel,
+        poison.trigger_attr,
+    ),
     "ram": lambda k, mem: Dir(partial(_partition, k, mem, "ram")),
     "pmem": lambda k, mem: Dir(partial(_partition, k, mem, "pmem")),
     "security": lambda k, mem: Dir(partial(_security, k, mem)),
-    "firmware": lambda k, mem: Dir(partial(_firmware, k, mem)),
+    # The upload device exists only when the device supports Get FW Info.
+    "firmware": when(
+        lambda k, mem: GET_FW_INFO in mem.device.cel,
+        lambda k, mem: Dir(partial(_firmware, k, mem)),
+    ),
 }
 
 MEMDEV: DeviceType[Memdev] = DeviceType(

@@ -2,9 +2,12 @@
 control node ``ndctlN``, ``pmemN`` below each persistent memdev and its DIMM ``nmemK``;
 the drivers cxl_nvdimm_bridge, cxl_nvdimm, cxl_pmem_region and the nd bus's.
 
-cxl_acpi adds the bridge when a window allows pmem; its driver registers the nd bus. cxl_mem
-adds ``pmemN``; cxl_nvdimm registers its DIMM on the bridge's nd bus, where the nvdimm
-driver binds it. Each remove unregisters what its probe registered.
+cxl_acpi adds the bridge when a window allows pmem; its driver registers the nd bus
+(``ndbusN``, a device of the nd bus bound to nd_bus, with ``nd/ndctlN``). cxl_mem adds
+``pmemN``; cxl_nvdimm registers its DIMM on the bridge's nd bus, where the nvdimm driver
+binds it. cxl_pmem_region registers the nd region of a bound pmem region (kernel.nd_region;
+namespaces and their claims: kernel.namespaces; labels: kernel.nd_labels). Each remove
+unregisters what its probe registered.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fake_sysfs.errors import errno, kerr
-from fake_sysfs.kernel import core
+from fake_sysfs.kernel import core, nd_labels
 from fake_sysfs.kernel.attrs import const, not_emulated, show_attr, show_only, show_store
 from fake_sysfs.kernel.core import Device, DeviceType, Driver, lowest_free_id
 from fake_sysfs.kernel.cxlbus import (
@@ -24,8 +27,10 @@ from fake_sysfs.kernel.cxlbus import (
     CXL_DEVICE_PMEM_REGION,
     cxl_driver,
 )
+from fake_sysfs.kernel.namespaces import DAX_PMEM_DRIVER, ND_PMEM_DRIVER
+from fake_sysfs.kernel.nd_region import ND_REGION_DRIVER, register_nd_region
 from fake_sysfs.kernel.regions import Region, region_of
-from fake_sysfs.kernfs.nodes import Dir, Link, Node
+from fake_sysfs.kernfs.nodes import Dir, Node, static_dir
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.memdevs import Memdev
@@ -90,7 +95,7 @@ class NvdimmBridge:
 
     @property
     def ndbus_key(self) -> str:
-        return f"{self.devkey}/ndbus{self.bus_id}"
+        return f"bus/nd/ndbus{self.bus_id}"
 
 
 def bridge_of(k: Kernel, dev: Device) -> NvdimmBridge:
@@ -119,7 +124,10 @@ def add_bridge(k: Kernel, root_key: str, provider: str) -> None:
 def cxl_nvdimm_bridge_probe(k: Kernel, dev: Device) -> None:
     """Register the libnvdimm bus and its control device ``ndctlN``."""
     bridge = bridge_of(k, dev)
-    ndbus = core.device_add(k, Device(f"ndbus{bridge.bus_id}", dev.key, "nd_bus"))
+    # ndbusN is a device of the nd bus itself, bound to its nd_bus driver (3.4.1); its
+    # class device sits in the ``nd/`` glue directory kernfs draws for a class device
+    # below a bus device.
+    ndbus = core.device_add(k, Device(f"ndbus{bridge.bus_id}", dev.key, "nd_bus", "nd"))
     core.device_add(
         k,
         Device(
@@ -173,8 +181,12 @@ def wait_probe_show(k: Kernel, bridge: NvdimmBridge) -> int:
     return 1
 
 
-#: ``ndbusN`` is drawn on no bus, with its ``subsystem`` link as this tree always drew it;
-#: the kernel registers it on the nd bus, bound to nd_bus (kernel-sysfs.md 3.4.1).
+def _empty_dir(k: Kernel, obj: object) -> Node:
+    # The firmware attribute group: every attribute hidden for CXL, the directory stays.
+    return static_dir({})
+
+
+#: ``ndbusN``: on the nd bus, bound to nd_bus, no ``power/`` (3.4.1, seen on a real kernel).
 NDBUS: DeviceType[NvdimmBridge] = DeviceType(
     "nd_bus",
     get=bridge_of,
@@ -182,13 +194,12 @@ NDBUS: DeviceType[NvdimmBridge] = DeviceType(
         "provider": show_only(provider_show),
         "commands": show_only(commands_show),
         "wait_probe": show_only(wait_probe_show),
-        "subsystem": lambda k, b: Link("bus/nd"),
+        "firmware": _empty_dir,
     },
     uevent_vars=lambda k, b: ["MODALIAS=nd:t0"],
-    power=True,
 )
 
-NDCTL: DeviceType[NvdimmBridge] = DeviceType("nd_ctl", get=bridge_of, power=True)
+NDCTL: DeviceType[NvdimmBridge] = DeviceType("nd_ctl", get=bridge_of)
 
 
 # -- pmemN (cxl_nvdimm) and its DIMM nmemK -----------------------------------------------------
@@ -208,7 +219,8 @@ def _pmem_memdev(k: Kernel, dev: Device) -> Memdev:
 
 
 def cxl_nvdimm_probe(k: Kernel, dev: Device) -> None:
-    """Register the memdev's DIMM on the bridge's nd bus (ENXIO without a bound bridge)."""
+    """Register the memdev's DIMM on the bridge's nd bus (ENXIO without a bound bridge);
+    the nvdimm driver binds it."""
     mem = _pmem_memdev(k, dev)
     bridge = k.bridges[0] if k.bridges else None
     if bridge is None or not k.dev(bridge).driver:
@@ -256,7 +268,8 @@ def _nmem_release(k: Kernel, dev: Device) -> None:
 
 
 def nmem_commands_show(k: Kernel, nmem: Nmem) -> str:
-    return "get_config_size get_config_data set_config_data "
+    # The short ND command names, each followed by a space (3.4.2, from a real kernel).
+    return "get_size get_data set_data "
 
 
 def flags_show(k: Kernel, nmem: Nmem) -> str:
@@ -264,14 +277,19 @@ def flags_show(k: Kernel, nmem: Nmem) -> str:
 
 
 def state_show(k: Kernel, nmem: Nmem) -> str:
-    """``active`` while an enabled region uses the DIMM (no nd region is modeled yet)."""
+    """``active`` while an enabled nd region uses the DIMM."""
+    for nd in k.nd_regions.values():
+        if any(m.nmem == nmem.id for m in nd.mappings) and k.dev(nd).driver:
+            return "active"
     return "idle"
 
 
 def available_slots_show(k: Kernel, nmem: Nmem) -> int:
-    # Free label slots minus one. The label area holds no valid index yet, so every slot
-    # counts as free (the kernel writes an index with the first label).
-    return max(0, label_slots(nmem.lsa_size) - 1)
+    """Free label slots minus one; ENXIO while the nvdimm driver is not bound."""
+    if not k.dev(nmem).driver:
+        raise kerr(errno.ENXIO)
+    used = nd_labels.used_slots(k, k.memdevs[nmem.memdev]) or 0
+    return max(0, label_slots(nmem.lsa_size) - used - 1)
 
 
 def security_show(k: Kernel, nmem: Nmem) -> str:
@@ -316,10 +334,10 @@ NMEM: DeviceType[Nmem] = DeviceType(
         "security": show_store(security_show, security_store),
         "frozen": show_only(frozen_show),
         "cxl": lambda k, nmem: Dir(lambda: _nmem_cxl(k, nmem)),
+        "firmware": _empty_dir,
     },
     devtype="nvdimm",
     uevent_vars=lambda k, nmem: ["MODALIAS=nd:t1"],
-    power=True,
     release=_nmem_release,
 )
 
@@ -328,13 +346,13 @@ def _nd_match(device_type: str) -> Callable[[Kernel, Device], bool]:
     return lambda k, dev: dev.type == device_type
 
 
-#: The nd bus's drivers. Only nvdimm has devices to bind so far (no nd region is modeled).
+#: The nd bus's drivers (3.4.1): no nd_btt, nd_pmem handles btt devices.
 ND_DRIVERS = {
+    "nd_bus": Driver("nd_bus", "nd", _nd_match("nd_bus")),
     "nvdimm": Driver("nvdimm", "nd", _nd_match("nvdimm")),
-    "nd_region": Driver("nd_region", "nd", _nd_match("nd_region")),
-    "nd_pmem": Driver("nd_pmem", "nd", _nd_match("nd_namespace_pmem")),
-    "dax_pmem": Driver("dax_pmem", "nd", _nd_match("nd_dax")),
-    "nd_btt": Driver("nd_btt", "nd", _nd_match("nd_btt")),
+    "nd_region": ND_REGION_DRIVER,
+    "nd_pmem": ND_PMEM_DRIVER,
+    "dax_pmem": DAX_PMEM_DRIVER,
 }
 
 
@@ -343,8 +361,7 @@ ND_DRIVERS = {
 
 def cxl_pmem_region_probe(k: Kernel, dev: Device) -> None:
     """Register the nd region of the CXL region (3.4.3) on the bridge's nd bus: ENXIO
-    while the bridge has no nd bus, ENODEV if a member has no DIMM. nd regions are not
-    modeled yet, so the device binds with nothing below it."""
+    while the bridge has no nd bus, ENODEV if a member has no DIMM."""
     region = region_of(k, dev)
     bridge = k.bridges[0] if k.bridges else None
     if bridge is None or not k.dev(bridge).driver:
@@ -357,13 +374,21 @@ def cxl_pmem_region_probe(k: Kernel, dev: Device) -> None:
         if mem is None or mem not in nmems:
             k.log.dbg(dev, f"[{i}]: mem{mem}: no nvdimm found")
             raise kerr(errno.ENODEV)
+    register_nd_region(k, region, bridge.bus_id, bridge.ndbus_key)
+
+
+def cxl_pmem_region_remove(k: Kernel, dev: Device) -> None:
+    """Unregister the nd region (its namespaces and their devices go with it)."""
+    found = core.find_device(k, "nd", f"region{region_of(k, dev).id}")
+    if found is not None:
+        core.device_unregister(k, found)
 
 
 CXL_PMEM_REGION_DRIVER = cxl_driver(
     "cxl_pmem_region",
     CXL_DEVICE_PMEM_REGION,
     cxl_pmem_region_probe,
-    core.nothing,
+    cxl_pmem_region_remove,
     bind_attrs=False,
 )
 

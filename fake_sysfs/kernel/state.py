@@ -12,9 +12,11 @@ from fake_sysfs.kernel.decoders import Decoder
 from fake_sysfs.kernel.log import Log
 from fake_sysfs.kernel.memdevs import Memdev
 from fake_sysfs.kernel.memory import Memory
+from fake_sysfs.kernel.nd_state import NdRegion
 from fake_sysfs.kernel.nvdimm import NvdimmBridge
 from fake_sysfs.kernel.ports import Port
 from fake_sysfs.kernel.regions import Region
+from fake_sysfs.kernel.tracefs import TraceState
 from fake_sysfs.platform.model import Platform
 
 if TYPE_CHECKING:
@@ -40,6 +42,11 @@ class Runtime:
         self.releasing: set[str] = set()
         #: Set by a store that fails but keeps what it changed (attrs.fail_after_change).
         self.failed_after_change = False
+        #: The kernfs tree's indexes (kernfs/tree.py: device paths, children by name, plain
+        #: directories, devices by bus), built on first use and kept current through the
+        #: "update" function the tree leaves here as devices come and go, so a view made
+        #: for each store or read costs nothing to set up, however large the platform.
+        self.tree_indexes: dict[str, Any] = {}
 
     def children(self, k: Kernel) -> dict[str, list[str]]:
         """Parent key (or plain directory) -> keys of the devices registered below it."""
@@ -50,13 +57,30 @@ class Runtime:
             self._children = index
         return self._children
 
-    def added(self, parent: str, key: str) -> None:
+    def indexes(self) -> dict[str, Any]:
+        """The kernfs tree's indexes (see ``tree_indexes``)."""
+        return self.tree_indexes
+
+    def added(self, parent: str, key: str, dev: Device | None = None, plain: bool = True) -> None:
+        """``dev`` (key ``key``) was registered below ``parent``: a device, or when
+        ``plain`` a plain directory."""
         if self._children is not None:
             self._children.setdefault(parent, []).append(key)
+        self._tree_changed(dev, True, plain)
 
-    def removed(self, parent: str, key: str) -> None:
+    def removed(self, parent: str, key: str, dev: Device | None = None, plain: bool = True) -> None:
         if self._children is not None:
             self._children[parent].remove(key)
+        self._tree_changed(dev, False, plain)
+
+    def _tree_changed(self, dev: Device | None, added: bool, plain: bool) -> None:
+        update = self.tree_indexes.get("update")
+        if update is None:
+            return
+        if dev is None:
+            self.tree_indexes.clear()
+        else:
+            update(dev, added, plain)
 
 
 @dataclass
@@ -67,16 +91,26 @@ class Kernel:
     memdevs: dict[int, Memdev] = field(default_factory=dict)
     regions: dict[int, Region] = field(default_factory=dict)
     dax_regions: dict[int, DaxRegion] = field(default_factory=dict)
+    #: The dax drivers' id lists (``new_id`` / ``remove_id``), newest first, by driver.
+    dax_driver_ids: dict[str, list[str]] = field(default_factory=dict)
     bridges: list[NvdimmBridge] = field(default_factory=list)
+    #: nd regions of bound CXL pmem regions, by id (kernel.nd_region).
+    nd_regions: dict[int, NdRegion] = field(default_factory=dict)
     #: The driver core's registry: every device, by key (core.device_key).
     devices: dict[str, Device] = field(default_factory=dict)
     log: Log = field(default_factory=Log)
+    #: tracefs: the CXL trace events recorded (fake_sysfs.kernel.tracefs).
+    trace: TraceState = field(default_factory=TraceState)
     #: What the HDM decoder registers of a device hold while no port has it probed: its
     #: committed decoders, by the hardware device (a port's uport; a memdev's parent). They
     #: come back as they were when the port is probed again (2.2).
     hdm: dict[str, list[Decoder]] = field(default_factory=dict)
     #: Messages printed with a ``*_once`` printk already (the kernel's static flags).
     printed_once: list[str] = field(default_factory=list)
+    #: Memdevs whose device has background work running (a firmware transfer, a
+    #: sanitize: kernel/mailbox/timers.py), so that looking for work that is due does not
+    #: visit every memdev of a large platform.
+    background: list[int] = field(default_factory=list)
     runtime: Runtime = field(
         default_factory=Runtime, compare=False, repr=False, metadata=codec.TRANSIENT
     )

@@ -16,9 +16,12 @@ from typing import Any
 
 from fake_sysfs.kernel.busfiles import bus_attrs, driver_attrs
 from fake_sysfs.kernel.core import Device, DeviceType, Driver, bus_type, device_type
+from fake_sysfs.kernel.cpu import CPU_ROOT, cpu_root_entries
 from fake_sysfs.kernel.drivers import BUSES, CLASSES
 from fake_sysfs.kernel.memory import MEMORY_ROOT, NODE_ROOT, memory_root_entries, node_root_entries
+from fake_sysfs.kernel.modules import module_root
 from fake_sysfs.kernel.state import Kernel
+from fake_sysfs.kernel.tracefs import kernel_root
 from fake_sysfs.kernfs.nodes import (
     MISSING,
     Dir,
@@ -34,7 +37,11 @@ from fake_sysfs.kernfs.nodes import (
 #: What the driver core adds to every device directory.
 _GENERIC = frozenset({"uevent", "dev", "subsystem", "driver", "device", "power"})
 #: Plain directories that hold attributes of their own.
-_CONTAINER_ENTRIES = {MEMORY_ROOT: memory_root_entries, NODE_ROOT: node_root_entries}
+_CONTAINER_ENTRIES = {
+    MEMORY_ROOT: memory_root_entries,
+    NODE_ROOT: node_root_entries,
+    CPU_ROOT: cpu_root_entries,
+}
 
 
 class Tree:
@@ -42,10 +49,16 @@ class Tree:
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
-        self._paths: dict[str, str] = {}
-        self._children: dict[str, dict[str, Device]] | None = None
-        self._containers: dict[str, list[str]] | None = None
-        self._by_bus: dict[str, list[Device]] | None = None
+        # Indexes of the device set, shared by every view of this kernel and kept current
+        # by the driver core as devices come and go (Runtime.tree_indexes, through
+        # _index_update): a view made for each store costs nothing to set up.
+        memo = k.runtime.indexes()
+        self._memo = memo
+        memo.setdefault("update", partial(_index_update, k, memo))
+        self._paths: dict[str, str] = memo.setdefault("paths", {})
+        self._children: dict[str, dict[str, Device]] | None = memo.get("children")
+        self._containers: dict[str, list[str]] | None = memo.get("containers")
+        self._by_bus: dict[str, list[Device]] | None = memo.get("by_bus")
         #: Device key -> its type and family object (looked up once per device).
         self._objects: dict[str, tuple[DeviceType[Any], object]] = {}
 
@@ -58,6 +71,8 @@ class Tree:
         if path is None:
             parent = self.k.devices.get(dev.parent)
             base = dev.parent if parent is None else self.path(parent)
+            if _glued(dev, parent):
+                base = f"{base}/{dev.devclass}"
             path = f"{base}/{dev.name}"
             self._paths[key] = path
         return path
@@ -67,8 +82,12 @@ class Tree:
         if self._children is None:
             index: dict[str, dict[str, Device]] = {}
             for dev in self.k.devices.values():
-                index.setdefault(dev.parent, {})[dev.name] = dev
-            self._children = index
+                # A class device in a glue directory is listed under "<parent>/<class>".
+                where = dev.parent
+                if _glued(dev, self.k.devices.get(where)):
+                    where = f"{where}/{dev.devclass}"
+                index.setdefault(where, {})[dev.name] = dev
+            self._children = self._memo["children"] = index
         return self._children.get(parent, {})
 
     def _subdirs(self, path: str) -> list[str]:
@@ -76,7 +95,7 @@ class Tree:
         if self._containers is None:
             # The memory and node subsystems' roots exist with or without devices.
             found: dict[str, list[str]] = {"devices": ["system"]}
-            found["devices/system"] = ["memory", "node"]
+            found["devices/system"] = ["cpu", "memory", "node"]
             for dev in self.k.devices.values():
                 below = dev.parent
                 while below not in self.k.devices and "/" in below:
@@ -87,7 +106,7 @@ class Tree:
                     names.append(name)
                     found.setdefault(below, [])
                     below = head
-            self._containers = found
+            self._containers = self._memo["containers"] = found
         return self._containers.get(path, [])
 
     def bus_devices(self, bus: str) -> list[Device]:
@@ -96,17 +115,25 @@ class Tree:
             for dev in self.k.devices.values():
                 if dev.bus:
                     index.setdefault(dev.bus, []).append(dev)
-            self._by_bus = index
+            self._by_bus = self._memo["by_bus"] = index
         return self._by_bus.get(bus, [])
 
     def dev_nodes(self) -> list[tuple[str, int, int, str]]:
         """Character devices: (path below /dev, major, minor, sysfs device path)."""
         nodes = []
         for dev in self.k.devices.values():
-            if dev.devt is not None:
+            if dev.devt is not None and dev.devclass != "block":
                 major, minor = dev.devt
                 nodes.append((self._devnode(dev), major, minor, self.path(dev)))
         return nodes
+
+    def block_nodes(self) -> list[tuple[str, int, int, str]]:
+        """Block devices (pmem disks): (name below /dev, major, minor, sysfs path)."""
+        return [
+            (dev.name, dev.devt[0], dev.devt[1], self.path(dev))
+            for dev in self.k.devices.values()
+            if dev.devclass == "block" and dev.devt is not None
+        ]
 
     @staticmethod
     def _devnode(dev: Device) -> str:
@@ -120,8 +147,11 @@ class Tree:
             {
                 "bus": Dir(self._bus_root),
                 "class": Dir(self._class_root),
-                "dev": static_dir({"char": Dir(self._dev_char), "block": static_dir({})}),
+                "dev": static_dir({"char": Dir(self._dev_char), "block": Dir(self._dev_block)}),
                 "devices": self.container_node("devices"),
+                "block": Dir(self._block_root),
+                "module": Dir(lambda: module_root(self.k)),
+                "kernel": Dir(lambda: kernel_root(self.k)),
             }
         )
 
@@ -166,7 +196,15 @@ class Tree:
             entries.setdefault(name, node)
         for name, child in self.children(dev.key).items():
             entries[name] = self.device_node(child)
+        for glue in CLASSES:
+            if self.children(f"{dev.key}/{glue}"):
+                entries[glue] = self._glue_node(dev, glue)
         return entries
+
+    def _glue_node(self, dev: Device, devclass: str) -> Dir:
+        """A class glue directory: the class devices registered below a non-class device."""
+        where = f"{dev.key}/{devclass}"
+        return Dir(lambda: {n: self.device_node(c) for n, c in self.children(where).items()})
 
     def _device_entry(self, dev: Device, name: str) -> Node | None:
         """One entry of a device directory without drawing the rest, where that is cheap."""
@@ -179,6 +217,8 @@ class Tree:
         child = self.children(dev.key).get(name)
         if child is not None:
             return self.device_node(child)
+        if name in CLASSES and self.children(f"{dev.key}/{name}"):
+            return self._glue_node(dev, name)
         # Names that vary with the state need the whole directory drawn.
         return MISSING if dtype.more is None else None
 
@@ -251,5 +291,40 @@ class Tree:
             if dev.devclass == name
         }
 
+    def _dev_block(self) -> dict[str, Node]:
+        return {f"{major}:{minor}": Link(path) for _, major, minor, path in self.block_nodes()}
+
+    def _block_root(self) -> dict[str, Node]:
+        return {name: Link(path) for name, _, _, path in self.block_nodes()}
+
     def _dev_char(self) -> dict[str, Node]:
         return {f"{major}:{minor}": Link(path) for _, major, minor, path in self.dev_nodes()}
+
+
+def _index_update(k: Kernel, memo: dict[str, Any], dev: Device, added: bool, plain: bool) -> None:
+    """Keep a Tree's shared indexes current as ``dev`` is registered (``added``) or
+    unregistered below a device, or below a plain directory (``plain``)."""
+    glued = _glued(dev, k.devices.get(dev.parent))
+    where = f"{dev.parent}/{dev.devclass}" if glued else dev.parent
+    children = memo.get("children")
+    by_bus = memo.get("by_bus")
+    if added:
+        if children is not None:
+            children.setdefault(where, {})[dev.name] = dev
+        if by_bus is not None and dev.bus:
+            by_bus.setdefault(dev.bus, []).append(dev)
+    else:
+        memo["paths"].pop(dev.key, None)
+        if children is not None:
+            children.get(where, {}).pop(dev.name, None)
+            children.pop(dev.key, None)
+        if by_bus is not None and dev.bus:
+            by_bus[dev.bus] = [d for d in by_bus.get(dev.bus, ()) if d is not dev]
+    if plain or glued:
+        memo.pop("containers", None)
+
+
+def _glued(dev: Device, parent: Device | None) -> bool:
+    """get_device_parent(): a class device below a device of no class sits in a glue
+    directory named after its class (``ndbus0/nd/ndctl0``, ``pfn0.1/block/pmem0``)."""
+    return bool(dev.devclass) and parent is not None and not parent.devclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass
 
-from fake_sysfs.errors import KernfsError, errno, kerr
+from fake_sysfs.errors import KernfsError, errno, kerr, refused
 from fake_sysfs.kernel.state import Kernel
 from fake_sysfs.kernfs.nodes import Attr, Dir, Link, Node
 from fake_sysfs.kernfs.order import kernfs_sorted
@@ -178,17 +178,22 @@ class View:
         """One store. Returns the byte count (a store consumes the whole write). A store
         that refuses has recorded why in the kernel log; kernfs.transact commits that record
         when the write is a state transaction."""
-        node = self.check_writable(path)
+        try:
+            node = self.check_writable(path)
+        except KernfsError as e:
+            raise refused(e.errno or errno.EIO, path) from None
         if len(data) > PAGE_SIZE:
-            raise kerr(errno.E2BIG, path)
+            raise refused(errno.E2BIG, path)
         if not data:
             return 0  # kernfs returns before calling the store
         if node.store is None:
-            raise kerr(errno.EOPNOTSUPP, path)
+            raise refused(errno.EOPNOTSUPP, path)
         try:
             node.store(data)
         except KernfsError as e:
-            raise kerr(e.errno or errno.EIO, path) from None
+            error = kerr(e.errno or errno.EIO, path)
+            error.clean = e.clean
+            raise error from None
         return len(data)
 
     def dev_nodes(self) -> list[tuple[str, int, int, str]]:

@@ -32,6 +32,24 @@ CAPACITY_ALIGN = 256 * MiB
 
 
 @dataclass
+class DeviceMailbox:
+    """What a platform file sets of what the device's mailbox reports; None keeps the
+    device model's own (cxl_test's mock, QEMU's type-3 device)."""
+
+    #: Get Health Info's record (keys of fake_sysfs.kernel.mailbox.device.Health); a
+    #: device given one supports the command.
+    health: dict[str, int] | None = None
+    #: Partition alignment in bytes; a device given one can be partitioned (Set
+    #: Partition Info is supported). 0 makes it not partitionable.
+    partition_align: int | None = None
+    #: Firmware revisions by slot ("" for an empty slot), and the active slot.
+    firmware_slots: list[str] | None = None
+    active_slot: int | None = None
+    #: Poisoned device physical addresses at power-on (64-byte records).
+    poison: list[int] = field(default_factory=list)
+
+
+@dataclass
 class Type3Device:
     """A CXL type-3 memory expander (QEMU ``cxl-type3``, cxl_test ``cxl_mem.N``)."""
 
@@ -53,6 +71,8 @@ class Type3Device:
     order: int = 0
     label: str = ""
     path: str = ""
+    #: Platform-file settings of the device's mailbox.
+    mailbox: DeviceMailbox = field(default_factory=DeviceMailbox)
 
 
 @dataclass
@@ -161,6 +181,12 @@ class Platform:
     #: Boot RAM of the machine (node 0), laid out as on q35 (below 4 GiB up to 2.75 GiB,
     #: else 2 GiB below and the rest above 4 GiB).
     system_ram: int = 4 * GiB
+    #: The machine's CPUs, all on node 0 (``/sys/devices/system/node/node0/cpulist``).
+    cpus: int = 4
+    #: The kernel's policy for hot-added memory (``auto_online_blocks`` at boot, as the
+    #: memhp_default_state= command line sets it): offline, online, online_kernel or
+    #: online_movable.
+    memory_online: str = "offline"
     #: Where windows without an explicit base are placed, first fit, 256 MiB aligned.
     window_pool: int = 0x10_0000_0000
     description: str = ""

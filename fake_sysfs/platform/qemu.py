@@ -55,7 +55,7 @@ from fake_sysfs.platform.model import (
 )
 from fake_sysfs.platform.sizes import U64_MAX, parse_size
 from fake_sysfs.platform.text import DIGITS, brief, check_id, quote
-from fake_sysfs.platform.validate import PHYS_ADDR_LIMIT, finalize
+from fake_sysfs.platform.validate import MAX_CPUS, PHYS_ADDR_LIMIT, finalize
 
 #: HDM decoders per component (``CXL_HDM_DECODER_COUNT`` in current QEMU; 7.2 had 1).
 QEMU_HDM_DECODERS = 4
@@ -424,6 +424,7 @@ class _CommandLine:
         self.legacy_windows: list[_WindowSpec] = []
         self.memory: dict[str, str] = {}
         self.numa_nodes = 0
+        self.cpus = 1
         self.objects: dict[str, _Backend | None] = {}
         self.device_ids: dict[str, tuple[str, int]] = {}
         self.devices: list[_Device] = []
@@ -446,6 +447,30 @@ class _CommandLine:
             self.legacy_window(option, arg)
         elif name == "numa":
             self.numa(option, arg)
+        elif name == "smp":
+            self.smp(option, arg)
+
+    def smp(self, option: str, arg: str) -> None:
+        """``-smp [cpus=]N[,sockets=,dies=,clusters=,cores=,threads=,maxcpus=]``: the CPUs
+        present at boot (N, else the product of the topology given; QEMU's default is 1)."""
+        opts = _parse_opts(arg, option, "cpus")
+        counts: dict[str, int] = {}
+        for key, value in [("cpus", opts.head), *opts.pairs.items()]:
+            if value is None:
+                continue
+            if key not in ("cpus", "sockets", "dies", "clusters", "cores", "threads", "maxcpus"):
+                raise PlatformError(f"{option} {brief(arg)}: unknown property {quote(key)}")
+            if not value.isdigit() or not 1 <= int(value) <= MAX_CPUS:
+                raise PlatformError(f"{option} {brief(arg)}: {key} must be 1 to {MAX_CPUS}")
+            counts[key] = int(value)
+        cpus = counts.get("cpus")
+        if cpus is None:
+            cpus = 1
+            for key in ("sockets", "dies", "clusters", "cores", "threads"):
+                cpus *= counts.get(key, 1)
+        if cpus > MAX_CPUS:
+            raise PlatformError(f"{option} {brief(arg)}: more than {MAX_CPUS} CPUs")
+        self.cpus = cpus
 
     def machine(self, option: str, arg: str) -> None:
         opts = _parse_opts(arg, option, "type")
@@ -640,6 +665,7 @@ class _CommandLine:
             host_bridges=bridges,
             windows=windows,
             system_ram=ram,
+            cpus=self.cpus,
             window_pool=window_base,
             description="a QEMU command line",
         )

@@ -33,6 +33,7 @@ from typing import Any
 from fake_sysfs.errors import PlatformError
 from fake_sysfs.platform.model import (
     AutoRegion,
+    DeviceMailbox,
     HostBridge,
     Platform,
     RootPort,
@@ -43,7 +44,13 @@ from fake_sysfs.platform.model import (
 )
 from fake_sysfs.platform.sizes import U64_MAX, parse_size
 from fake_sysfs.platform.text import check_label, check_line, quote, show_int
-from fake_sysfs.platform.validate import MAX_NUMA_NODE, MAX_QOS_CLASS, finalize
+from fake_sysfs.platform.validate import (
+    MAX_CPUS,
+    MAX_NUMA_NODE,
+    MAX_QOS_CLASS,
+    MEMORY_ONLINE,
+    finalize,
+)
 
 Table = dict[str, Any]
 
@@ -178,8 +185,57 @@ def _device(r: _Reader) -> Type3Device:
         qos_class=qos,
         label=r.get_label(),
     )
+    mailbox = r.table_or_none("mailbox")
+    if mailbox is not None:
+        dev.mailbox = _mailbox(mailbox)
     r.done()
     return dev
+
+
+#: Health record keys and their ranges (the payload's field widths).
+HEALTH_KEYS = {
+    "status": (0, 7),
+    "media": (0, 255),
+    "ext_status": (0, 255),
+    "life_used": (0, 255),
+    "temperature": (-32768, 65535),
+    "dirty_shutdowns": (0, (1 << 32) - 1),
+    "volatile_errors": (0, (1 << 32) - 1),
+    "pmem_errors": (0, (1 << 32) - 1),
+}
+
+
+def _mailbox(r: _Reader) -> DeviceMailbox:
+    """``[...device.mailbox]``: what the device's mailbox reports (fake-sysfs-platform(5))."""
+    box = DeviceMailbox()
+    health = r.table_or_none("health")
+    if health is not None:
+        box.health = {key: health.get_int(key, 0, lo, hi) for key, (lo, hi) in HEALTH_KEYS.items()}
+        health.done()
+    if r.has("partition_align"):
+        box.partition_align = r.get_size("partition_align")
+    if r.has("firmware_slots"):
+        slots = r._get("firmware_slots")
+        if (
+            not isinstance(slots, list)
+            or not 1 <= len(slots) <= 4
+            or not all(isinstance(x, str) for x in slots)
+        ):
+            raise PlatformError(
+                f'{r.where}.firmware_slots: expected 1 to 4 strings ("" for an empty slot)'
+            )
+        box.firmware_slots = slots
+    if r.has("active_slot"):
+        box.active_slot = r.get_int("active_slot", lo=1, hi=4)
+    if r.has("poison"):
+        poison = r._get("poison")
+        if not isinstance(poison, list) or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in poison
+        ):
+            raise PlatformError(f"{r.where}.poison: expected a list of addresses")
+        box.poison = poison
+    r.done()
+    return box
 
 
 def _switch(r: _Reader) -> Switch:
@@ -294,7 +350,14 @@ def parse_platform(data: Table, name: str) -> Platform:
         description=description,
         memory_block_size=r.get_size("memory_block_size", 128 << 20),
         system_ram=r.get_size("system_ram", 4 << 30),
+        cpus=r.get_int("cpus", 4, lo=1, hi=MAX_CPUS),
+        memory_online=r.get_str("memory_online", "offline"),
     )
+    if platform.memory_online not in MEMORY_ONLINE:
+        choices = ", ".join(f'"{c}"' for c in MEMORY_ONLINE)
+        raise PlatformError(
+            f"memory_online: expected one of {choices}, got {quote(platform.memory_online)}"
+        )
     if r.has("window_base"):
         platform.window_pool = r.get_size("window_base")
     platform.host_bridges = [_host_bridge(h) for h in r.tables("host_bridge")]

@@ -50,6 +50,10 @@ MAX_AUTO_REGIONS = 1024
 #: Memory blocks of boot RAM and of volatile firmware-committed regions: 8 TiB of 128 MiB
 #: blocks (Linux's default size; it uses 2 GiB blocks from 64 GiB of RAM up).
 MAX_MEMORY_BLOCKS = 65536
+#: The CPUs a platform may have (x86-64's NR_CPUS in distribution kernels).
+MAX_CPUS = 8192
+#: The kernel's policies for hot-added memory (memhp_default_state=).
+MEMORY_ONLINE = ("offline", "online", "online_kernel", "online_movable")
 #: A PCI bus has 32 device numbers: root ports on a host bridge's root bus and downstream
 #: ports on a switch's internal bus are devices 0 to 31.
 PCI_DEVICES_PER_BUS = 32
@@ -70,6 +74,10 @@ def finalize(platform: Platform) -> Platform:
     bs = platform.memory_block_size
     if bs < (1 << 20) or bs & (bs - 1):
         raise PlatformError(f"memory_block_size {_sz(bs)} is not a power of two of at least 1M")
+    if not 1 <= platform.cpus <= MAX_CPUS:
+        raise PlatformError(f"cpus {platform.cpus} is out of range (1 to {MAX_CPUS})")
+    if platform.memory_online not in MEMORY_ONLINE:
+        raise PlatformError(f"memory_online {platform.memory_online!r} is not a policy")
     if platform.system_ram <= 0:
         raise PlatformError(f"system_ram {_sz(platform.system_ram)} must be positive")
     if _ram_end(platform.system_ram) > PHYS_ADDR_LIMIT:
@@ -146,6 +154,7 @@ def _check_device(dev: Type3Device, where: str) -> None:
         raise PlatformError(
             f"{name}: mailbox payload {dev.payload_max} is not a power of 2 in 256..1M"
         )
+    _check_mailbox(dev, name)
     if len(dev.firmware_version.encode()) > 16:
         raise PlatformError(
             f"{name}: firmware version {quote(dev.firmware_version)} is over 16 bytes"
@@ -487,3 +496,34 @@ def _check_memory_blocks(platform: Platform) -> None:
             f"platform {platform.name!r}: {count} memory blocks of {_sz(block)} exceed the "
             f"limit of {MAX_MEMORY_BLOCKS} (less RAM, or a larger memory_block_size)"
         )
+
+
+def _check_mailbox(dev: Type3Device, name: str) -> None:
+    """The device's mailbox settings fit its capacity and the payloads' fields."""
+    box = dev.mailbox
+    capacity = dev.ram_size + dev.pmem_size
+    if box.partition_align is not None and (
+        box.partition_align % CAPACITY_ALIGN or box.partition_align > capacity
+    ):
+        raise PlatformError(
+            f"{name}: partition alignment {box.partition_align} is not a multiple of 256 MiB "
+            "within the capacity"
+        )
+    slots = box.firmware_slots
+    if slots is not None:
+        for rev in slots:
+            if len(rev.encode()) > 16 or not all(" " <= c <= "~" for c in rev):
+                raise PlatformError(
+                    f"{name}: firmware slot revision {rev!r} is not printable ASCII of at most "
+                    "16 bytes"
+                )
+    count = len(slots) if slots is not None else None
+    if box.active_slot is not None and count is not None and box.active_slot > count:
+        raise PlatformError(f"{name}: active slot {box.active_slot} beyond {count} slots")
+    for dpa in box.poison:
+        if dpa < 0 or dpa % 64 or dpa >= capacity:
+            raise PlatformError(
+                f"{name}: poison address {dpa:#x} is not a 64-byte aligned device address"
+            )
+    if len(box.poison) > 256:
+        raise PlatformError(f"{name}: more than 256 poison records")

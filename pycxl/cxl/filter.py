@@ -38,35 +38,66 @@ class MemdevFilter:
     """The memdev filters of a command line: ``-m`` names and ``-s`` serials (None: not
     given)."""
 
-    __slots__ = ("active", "ident", "serials")
+    __slots__ = ("_matching", "active", "ident", "serials")
 
     def __init__(self, ident: str | None = None, serials: str | None = None) -> None:
         self.ident = ident
         self.serials = serials
         #: Some memdev filter is given; without one, every memdev check passes at once.
         self.active = ident is not None or serials is not None
+        self._matching: tuple[Ctx, list[Memdev]] | None = None
+
+    def matching(self, ctx: Ctx) -> list[Memdev]:
+        """The memdevs of ``ctx`` this filter selects, found once: the walk asks for every
+        port and endpoint, which would otherwise make it quadratic in the memdevs."""
+        found = self._matching
+        if found is None or found[0] is not ctx:
+            found = (ctx, [m for m in ctx.memdevs() if memdev_matches(m, self)])
+            self._matching = found
+        return found[1]
+
+
+#: Parsed ``-m`` and ``-s`` token lists, by their text (a command parses a handful).
+_IDENTS: dict[str, tuple[bool, frozenset[int], frozenset[str]]] = {}
+_SERIALS: dict[str, frozenset[int]] = {}
+
+
+def _ident_terms(ident: str) -> tuple[bool, frozenset[int], frozenset[str]]:
+    """(``all`` given, memdev numbers, names) of a ``-m`` list: a token matches by number
+    (``5`` or ``mem5``), by device name or by host name."""
+    terms = _IDENTS.get(ident)
+    if terms is None:
+        ids: set[int] = set()
+        names: set[str] = set()
+        everything = False
+        for name in tokens(ident):
+            if name == "all":
+                everything = True
+            num = scan_int(name)
+            if num is None:
+                num = scan_int(name, "mem")
+            if num is not None:
+                ids.add(num)
+            names.add(name)
+        terms = _IDENTS[ident] = (everything, frozenset(ids), frozenset(names))
+    return terms
 
 
 def _memdev_ident(memdev: Memdev, ident: str) -> bool:
-    for name in tokens(ident):
-        if name == "all":
-            return True
-        num = scan_int(name)
-        if num is None:
-            num = scan_int(name, "mem")
-        if num is not None and num == memdev.id:
-            return True
-        if name in (memdev.devname, memdev.host):
-            return True
-    return False
+    everything, ids, names = _ident_terms(ident)
+    return everything or memdev.id in ids or memdev.devname in names or memdev.host in names
 
 
 def _memdev_serial(memdev: Memdev, serials: str) -> bool:
-    for name in tokens(serials):
-        value, end = strtoull(name)
-        if end == len(name) and value == memdev.serial:
-            return True
-    return False
+    values = _SERIALS.get(serials)
+    if values is None:
+        found = set()
+        for name in tokens(serials):
+            value, end = strtoull(name)
+            if end == len(name):
+                found.add(value)
+        values = _SERIALS[serials] = frozenset(found)
+    return memdev.serial in values
 
 
 def memdev_matches(memdev: Memdev, f: MemdevFilter) -> bool:
@@ -207,13 +238,13 @@ def port_by_bus(port: Port, ident: str | None) -> bool:
 def port_by_memdev(port: Port, f: MemdevFilter) -> bool:
     if not f.active:
         return True
-    return any(memdev_matches(m, f) and port.hosts_memdev(m) for m in port.ctx.memdevs())
+    return any(port.hosts_memdev(m) for m in f.matching(port.ctx))
 
 
 def bus_by_memdev(bus: Bus, f: MemdevFilter) -> bool:
     if not f.active:
         return True
-    return any(memdev_matches(m, f) and m.bus() is bus for m in bus.ctx.memdevs())
+    return any(m.bus() is bus for m in f.matching(bus.ctx))
 
 
 def endpoint_by_port(ep: Port, ident: str | None, mode: str) -> bool:
@@ -228,7 +259,7 @@ def endpoint_by_port(ep: Port, ident: str | None, mode: str) -> bool:
 def endpoint_by_memdev(ep: Port, f: MemdevFilter) -> bool:
     if not f.active:
         return True
-    return any(memdev_matches(m, f) and m.endpoint() is ep for m in ep.ctx.memdevs())
+    return any(m.endpoint() is ep for m in f.matching(ep.ctx))
 
 
 def memdev_by_decoder(memdev: Memdev, ident: str | None, ctx: Ctx) -> bool:

@@ -6,10 +6,7 @@ whether numbers are rendered for humans (-u).
 
 from __future__ import annotations
 
-import sys
-
 from pycxl.cxl.lib.decoder import UINT_MAX
-from pycxl.cxl.lib.mailbox import submit
 from pycxl.cxl.lib.memdev import QOS_CLASS_NONE
 from pycxl.cxl.lib.port import alias
 from pycxl.util.cparse import ULLONG_MAX
@@ -67,10 +64,13 @@ def memdev_json(memdev: Memdev, flags: Flags) -> JsonObj:
         obj["ram_size"] = size_value(memdev.ram_size, h)
         if memdev.ram_qos_class != QOS_CLASS_NONE:
             obj["ram_qos_class"] = memdev.ram_qos_class
-    if flags.health:
-        memdev_mailbox(memdev, "health")
-    if flags.alert_config:
-        memdev_mailbox(memdev, "alert_config")
+    if flags.health or flags.alert_config:
+        from pycxl.cxl import json_mbox
+
+        if flags.health and (health := json_mbox.health_json(memdev)) is not None:
+            obj["health"] = health
+        if flags.alert_config and (alert := json_mbox.alert_config_json(memdev)) is not None:
+            obj["alert_config"] = alert
     if memdev.serial != ULLONG_MAX:
         obj["serial"] = hex_value(memdev.serial, h)
     if memdev.numa_node >= 0:
@@ -80,29 +80,20 @@ def memdev_json(memdev: Memdev, flags: Flags) -> JsonObj:
         obj["firmware_version"] = memdev.firmware_version
     if not memdev.is_enabled():
         obj["state"] = "disabled"
-    if flags.partition:
-        memdev_mailbox(memdev, "partition_info")
-    if flags.firmware:
-        memdev_mailbox(memdev, "firmware")
+    if flags.partition or flags.firmware:
+        from pycxl.cxl import json_mbox
+
+        if flags.partition and (part := json_mbox.partition_info_json(memdev, h)) is not None:
+            obj["partition_info"] = part
+        if flags.firmware and (fw := json_mbox.firmware_json(memdev, h)) is not None:
+            obj["firmware"] = fw
     if flags.media_errors:
-        media_errors()
+        from pycxl.cxl.lib.poison import memdev_media_errors
+
+        records = memdev_media_errors(memdev, h)
+        if records is not None:
+            obj["media_errors"] = records
     return obj
-
-
-def memdev_mailbox(memdev: Memdev, what: str) -> None:
-    """Mailbox-backed data (health, alert config, partition info, firmware info).
-
-    These come from commands sent through ``/dev/cxl/memN``. The command is attempted and,
-    when the node cannot carry it, fails with upstream's three log lines; the key is then
-    absent. The device answers are not modeled yet, so the key is always absent.
-    """
-    submit(memdev, what)
-
-
-def media_errors() -> None:
-    """``-L`` (memdevs and regions) reads poison records from the kernel's trace buffer.
-    tracefs is not emulated; upstream then says so on stderr and leaves the key out."""
-    sys.stderr.write("tracefs_instance_create() failed\n")
 
 
 def bus_json(bus: Bus, flags: Flags) -> JsonObj:
@@ -230,7 +221,11 @@ def region_json(region: Region, flags: Flags) -> JsonObj:
     if not region.is_enabled():
         obj["state"] = "disabled"
     if flags.media_errors:
-        media_errors()
+        from pycxl.cxl.lib.poison import region_media_errors
+
+        records = region_media_errors(region, flags.human)
+        if records is not None:
+            obj["media_errors"] = records
     mappings = region.mappings()
     if flags.targets and region.interleave_ways not in (0, UINT_MAX):
         listed = []

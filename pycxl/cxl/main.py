@@ -59,6 +59,21 @@ def _cmd_free_dpa(argv: list[str], sysfs: Sysfs) -> int:
     return cmd_free_dpa(argv, sysfs)
 
 
+def _memdev_command(name: str) -> Command:
+    def run(argv: list[str], sysfs: Sysfs) -> int:
+        from pycxl.cxl.commands.memdev import run_memdev_command
+
+        return run_memdev_command(name, argv, sysfs)
+
+    return run
+
+
+def _cmd_monitor(argv: list[str], sysfs: Sysfs) -> int:
+    from pycxl.cxl.commands.monitor import cmd_monitor
+
+    return cmd_monitor(argv, sysfs)
+
+
 def _cmd_disable_port(argv: list[str], sysfs: Sysfs) -> int:
     from pycxl.cxl.commands.port import cmd_disable_port
 
@@ -120,17 +135,25 @@ COMMANDS: dict[str, Command] = {
     "version": _cmd_version,
     "list": _cmd_list,
     "help": _cmd_help,
+    "zero-labels": _memdev_command("zero-labels"),
+    "read-labels": _memdev_command("read-labels"),
+    "write-labels": _memdev_command("write-labels"),
     "disable-memdev": _cmd_disable_memdev,
     "enable-memdev": _cmd_enable_memdev,
     "reserve-dpa": _cmd_reserve_dpa,
     "free-dpa": _cmd_free_dpa,
+    "update-firmware": _memdev_command("update-firmware"),
+    "set-alert-config": _memdev_command("set-alert-config"),
+    "wait-sanitize": _memdev_command("wait-sanitize"),
     "disable-port": _cmd_disable_port,
     "enable-port": _cmd_enable_port,
+    "set-partition": _memdev_command("set-partition"),
     "disable-bus": _cmd_disable_bus,
     "create-region": _cmd_create_region,
     "enable-region": _cmd_enable_region,
     "disable-region": _cmd_disable_region,
     "destroy-region": _cmd_destroy_region,
+    "monitor": _cmd_monitor,
 }
 
 

@@ -6,6 +6,7 @@ Failures raise OSError with the errno the operation would give on a real sysfs.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 
 
@@ -29,6 +30,36 @@ class DevStat:
 
     def __repr__(self) -> str:
         return f"DevStat(is_char={self.is_char}, major={self.major}, minor={self.minor})"
+
+
+class NodeOpenFailed(OSError):
+    """open() of a /dev/cxl node failed (libcxl: ``failed to open <path>: <strerror>``)."""
+
+
+class NodeInvalid(OSError):
+    """The opened node is not the memdev's character device (libcxl: ``failed to
+    validate <path> as a CXL memdev node``); ENXIO."""
+
+
+class Mailbox(ABC):
+    """The two ioctls of one ``/dev/cxl/memN`` node (include/uapi/linux/cxl_mem.h).
+
+    Each call is one open / fstat / ioctl / close cycle, as libcxl makes them. Failures
+    raise NodeOpenFailed or NodeInvalid before the ioctl, else OSError with the ioctl's
+    errno. Payloads are bytes; sizes follow the uapi (``0xFFFFFFFF``: variable).
+    """
+
+    @abstractmethod
+    def query(self, n: int) -> tuple[int, list[tuple[int, int, int, int]]]:
+        """CXL_MEM_QUERY_COMMANDS for ``n`` entries: ``n_commands`` as returned, and the
+        (id, flags, size_in, size_out) entries copied out."""
+
+    @abstractmethod
+    def send(
+        self, cmd_id: int, opcode: int, payload: bytes, out_size: int, flags: int = 0
+    ) -> tuple[int, bytes]:
+        """CXL_MEM_SEND_COMMAND: (retval, output bytes) once the command reached the
+        device; ``opcode`` is the raw opcode (0 unless ``cmd_id`` is RAW)."""
 
 
 class Sysfs(ABC):
@@ -82,6 +113,38 @@ class Sysfs(ABC):
     @abstractmethod
     def open_dev(self, path: str) -> int:
         """open(O_RDWR) of a /dev node, returning a file descriptor."""
+
+    def mailbox(self, path: str, devnum: tuple[int, int]) -> Mailbox:
+        """The ioctls of the /dev node ``path``, which must be the character device
+        ``devnum`` (major, minor) when opened. By default the real ioctls."""
+        from pycxl.sysfs.ioctl import IoctlMailbox
+
+        return IoctlMailbox(self.open_dev, path, devnum)
+
+    def write_stream(self, path: str, data: bytes) -> None:
+        """Open ``path`` once and write all of ``data``, as stdio's fwrite and fflush do
+        (a binary attribute such as a firmware image). By default one store."""
+        self.write(path, data)
+
+    def wait_notify(self, path: str, timeout_ms: int) -> int:
+        """Wait for the kernel to notify a change of the attribute ``path`` (sysfs_notify;
+        ``poll`` with no events asked, as libcxl polls): 1 when it did, 0 after
+        ``timeout_ms`` (negative: no limit); OSError if the attribute cannot be opened."""
+        import select
+
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.read(fd, 4096)
+            poller = select.poll()
+            poller.register(fd, 0)
+            return 1 if poller.poll(timeout_ms if timeout_ms >= 0 else None) else 0
+        finally:
+            os.close(fd)
+
+    def refresh(self) -> None:  # noqa: B027 - plain files are read live
+        """Forget what was read so far: later reads see the kernel as it is now. A
+        command that waits for the kernel (a firmware update, a sanitize) calls this
+        between its looks."""
 
     def close(self) -> None:  # noqa: B027 - optional: most backends have nothing to keep
         """The command is done with this sysfs (a backend may keep what it learned)."""

@@ -13,7 +13,8 @@ import stat
 
 from fake_sysfs.errors import FakeSysfsError
 from fake_sysfs.frontends.inprocess import InProcess
-from pycxl.sysfs.base import DevStat, Sysfs, SysfsUnavailable
+from fake_sysfs.frontends.readcache import MISS
+from pycxl.sysfs.base import DevStat, Mailbox, NodeInvalid, NodeOpenFailed, Sysfs, SysfsUnavailable
 
 TYPE_CHECKING = False  # typing costs every run its import
 if TYPE_CHECKING:
@@ -32,6 +33,21 @@ class _Frontend(InProcess):
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
 
+    def refresh(self) -> None:
+        """Answer from the latest committed state from now on."""
+        self.close()
+
+    def write_stream(self, path: str, data: bytes) -> None:
+        from fake_sysfs.kernel.mailbox import transact
+
+        if self._snap is None:
+            self._snapshot()
+        try:
+            kernel = transact.write_stream(self.store, path, data)
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
+        self._adopt(kernel)
+
     @property
     def view(self) -> View:
         try:
@@ -45,10 +61,119 @@ class _Frontend(InProcess):
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
 
+    # -- the mailbox: opcodes and bytes to the emulated device ----------------------------
+
+    def mailbox_query(self, name: str, n: int) -> tuple[int, list[tuple[int, int, int, int]]]:
+        key = f"Q{n}"
+        answer = self.cache.get(f"/dev/cxl/{name}", key)
+        if answer is MISS:
+            from fake_sysfs.kernel.mailbox import ioctl
+
+            kernel = self.view.kernel
+            mem = ioctl.memdev_named(kernel, name)
+            if mem is None:
+                answer = errno.ENXIO
+            else:
+                count, infos = ioctl.query(kernel, mem, n)
+                answer = (count, tuple(tuple(i) for i in infos))
+            self.cache.put(f"/dev/cxl/{name}", key, answer)
+        if answer.__class__ is int:
+            raise OSError(answer, os.strerror(answer))
+        count, infos = answer
+        return count, list(infos)
+
+    def mailbox_send(
+        self, name: str, cmd_id: int, flags: int, opcode: int, payload: bytes, out_size: int
+    ) -> tuple[int, bytes]:
+        # A command that changes nothing is a pure function of the state: its answer is
+        # kept with the state's other read answers (only such answers are kept), so a
+        # repeated listing needs neither the kernel nor its modules.
+        group = f"/dev/cxl/{name}"
+        key = b"M%d,%d,%d,%d," % (cmd_id, flags, opcode, out_size) + payload
+        answer = self.cache.get(group, key)
+        if answer is MISS:
+            answer, pure = self._live_mailbox_send(name, cmd_id, flags, opcode, payload, out_size)
+            if pure:
+                self.cache.put(group, key, answer)
+        err, retval, out = answer
+        if err:
+            raise OSError(err, os.strerror(err))
+        return retval, out
+
+    def _live_mailbox_send(
+        self, name: str, cmd_id: int, flags: int, opcode: int, payload: bytes, out_size: int
+    ) -> tuple[tuple[int, int, bytes], bool]:
+        """(errno, return code, output) of the command, and whether it was pure; one that
+        may change the device runs as a transaction, and this process then answers for
+        the state it committed."""
+        from fake_sysfs.kernel.mailbox import ioctl
+
+        if not ioctl.changes_state(cmd_id, opcode):
+            view_kernel = self.view.kernel
+            mem = ioctl.memdev_named(view_kernel, name)
+            if mem is None:
+                return (errno.ENXIO, 0, b""), True
+            reply = ioctl.send(view_kernel, mem, cmd_id, flags, opcode, 0, payload, out_size)
+            return (reply.errno, reply.retval, reply.out), True
+        from fake_sysfs.kernel.mailbox import transact
+
+        try:
+            reply, committed = transact.mailbox(
+                self.store, name, cmd_id, flags, opcode, 0, payload, out_size
+            )
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
+        if committed is not None:
+            self._adopt(committed)
+        return (reply.errno, reply.retval, reply.out), False
+
+
+class _EmulatedMailbox(Mailbox):
+    """The emulated device behind ``/dev/cxl/memN``: the node is checked as a real one
+    would be at open, then the command goes to the emulated kernel as fields and bytes."""
+
+    def __init__(self, frontend: _Frontend, path: str, devnum: tuple[int, int]) -> None:
+        self.frontend = frontend
+        self.path = path
+        self.name = path.rpartition("/")[2]
+        self.devnum = devnum
+        #: The state the node was last found good in, and the query answers of that state
+        #: (a listing sends several commands, each after two queries).
+        self._checked: object = None
+        self._queries: dict[int, tuple[int, list[tuple[int, int, int, int]]]] = {}
+
+    def _open(self) -> None:
+        state = self.frontend._snap
+        if state is not None and state is self._checked:
+            return
+        try:
+            mode, major, minor = self.frontend.dev_node(self.path)
+        except OSError as e:
+            err = e.errno or errno.EIO
+            raise NodeOpenFailed(err, os.strerror(err), self.path) from None
+        if not stat.S_ISCHR(mode) or (major, minor) != self.devnum:
+            raise NodeInvalid(errno.ENXIO, os.strerror(errno.ENXIO), self.path)
+        self._checked = self.frontend._snap
+        self._queries = {}
+
+    def query(self, n: int) -> tuple[int, list[tuple[int, int, int, int]]]:
+        self._open()
+        answer = self._queries.get(n)
+        if answer is None:
+            answer = self._queries[n] = self.frontend.mailbox_query(self.name, n)
+        return answer  # never changed by its users
+
+    def send(
+        self, cmd_id: int, opcode: int, payload: bytes, out_size: int, flags: int = 0
+    ) -> tuple[int, bytes]:
+        self._open()
+        return self.frontend.mailbox_send(self.name, cmd_id, flags, opcode, payload, out_size)
+
 
 class EmulatedSysfs(Sysfs):
     def __init__(self) -> None:
         self.frontend = _Frontend()
+        self._mailboxes: dict[tuple[str, tuple[int, int]], _EmulatedMailbox] = {}
 
     def read(self, path: str) -> bytes:
         return self.frontend.read(path)
@@ -84,6 +209,39 @@ class EmulatedSysfs(Sysfs):
     def open_dev(self, path: str) -> int:
         self.frontend.open_dev(path)
         raise OSError(errno.ENXIO, os.strerror(errno.ENXIO), path)
+
+    def mailbox(self, path: str, devnum: tuple[int, int]) -> Mailbox:
+        key = (path, devnum)
+        found = self._mailboxes.get(key)
+        if found is None:
+            found = self._mailboxes[key] = _EmulatedMailbox(self.frontend, path, devnum)
+        return found
+
+    def refresh(self) -> None:
+        self.frontend.refresh()
+
+    def write_stream(self, path: str, data: bytes) -> None:
+        self.frontend.write_stream(path, data)
+
+    def wait_notify(self, path: str, timeout_ms: int) -> int:
+        """The emulated kernel notifies no one: look again every 50 ms (each look sees the
+        latest state, and finishes background work that is due) until the attribute
+        reads differently, or the time is up."""
+        import time
+
+        first = self.read(path)
+        waited = 0
+        while timeout_ms < 0 or waited < timeout_ms:
+            step = 50 if timeout_ms < 0 else min(50, timeout_ms - waited)
+            time.sleep(step / 1000)
+            waited += step
+            self.refresh()
+            try:
+                if self.read(path) != first:
+                    return 1
+            except OSError:
+                return 1
+        return 0
 
     def close(self) -> None:
         self.frontend.close()

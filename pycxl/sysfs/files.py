@@ -296,6 +296,26 @@ class FileSysfs(Sysfs):
         finally:
             os.close(fd)
 
+    def write_stream(self, path: str, data: bytes) -> None:
+        """All of ``data`` through one open: as many write() calls as the file takes
+        (sysfs takes a binary attribute a page at a time)."""
+        fd = os.open(self._resolved(path), _WRITE_FLAGS)
+        try:
+            mode = os.fstat(fd).st_mode
+            if mode & _S_IFMT != _S_IFREG:
+                raise _not_attribute(mode, path)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise OSError(errno.EIO, os.strerror(errno.EIO), path)
+                view = view[written:]
+        finally:
+            os.close(fd)
+
+    def wait_notify(self, path: str, timeout_ms: int) -> int:
+        return super().wait_notify(str(self._resolved(path)), timeout_ms)
+
     def stat_dev(self, path: str) -> DevStat:
         """stat() of a node below /dev (links resolve inside the dev tree)."""
         st = os.stat(self._resolved(path), follow_symlinks=False)

@@ -14,7 +14,7 @@ from pycxl.cxl.filter import MemdevFilter, bus_matches, decoder_matches, memdev_
 from pycxl.cxl.lib.ctx import Ctx
 from pycxl.cxl.lib.decoder import mode_from_ident
 from pycxl.util.cparse import ULLONG_MAX, scan_int, strtoull
-from pycxl.util.log import LOG_DEBUG, LOG_INFO, Log
+from pycxl.util.log import LOG_DEBUG, LOG_INFO, Log, error
 from pycxl.util.parse_options import EXIT_USAGE, Opt, UsageExit, parse_options, usage_text
 from pycxl.util.size import parse_size64
 
@@ -75,6 +75,15 @@ class MemdevCommand:
         self.values = values
         self.force: bool = values.get("force", False)
         self.jdevs: list[dict[str, Any]] | None = None
+
+    def setup(self) -> int:
+        """Before any memdev is looked at (upstream opens the label files here): 0, or
+        -errno to fail the command without its summary line."""
+        return 0
+
+    def summary_fields(self) -> dict[str, str]:
+        """Words of the summary line that depend on the options."""
+        return {}
 
     # -- actions -------------------------------------------------------------------------
 
@@ -242,7 +251,98 @@ COMMANDS: dict[str, _Spec] = {
         "cmd_free_dpa",
         "reservation release completed on {n} mem device{s}",
     ),
+    "read-labels": (
+        "cxl read-labels <mem0> [<mem1>..<memN>] [-o <filename>]",
+        [],  # labels.READ_OPTIONS, filled in on first use
+        "action_read",
+        False,
+        "cmd_read_labels",
+        "read {n} mem{s}",
+    ),
+    "write-labels": (
+        "cxl write-labels <memdev> [-i <filename>]",
+        [],
+        "action_write",
+        False,
+        "cmd_write_labels",
+        "wrote {n} mem{s}",
+    ),
+    "zero-labels": (
+        "cxl zero-labels <mem0> [<mem1>..<memN>] [<options>]",
+        [],
+        "action_zero",
+        False,
+        "cmd_zero_labels",
+        "zeroed {n} mem{s}",
+    ),
+    "set-partition": (
+        "cxl set-partition <mem0> [<mem1>..<memN>] [<options>]",
+        [],
+        "action_setpartition",
+        True,
+        "cmd_set_partition",
+        "set_partition {n} mem{s}",
+    ),
+    "set-alert-config": (
+        "cxl set-alert-config <mem0> [<mem1>..<memN>] [<options>]",
+        [],
+        "action_set_alert_config",
+        True,
+        "cmd_set_alert_config",
+        "set alert configuration for {n} mem{s}",
+    ),
+    "update-firmware": (
+        "cxl update-firmware <mem0> [<mem1>..<memn>] [<options>]",
+        [],
+        "action_update_fw",
+        True,
+        "cmd_update_fw",
+        "firmware update {verb} on {n} mem device{s}",
+    ),
+    "wait-sanitize": (
+        "cxl wait-sanitize <mem0> [<mem1>..<memn>] [<options>]",
+        [],
+        "action_wait_sanitize",
+        False,
+        "cmd_wait_sanitize",
+        "wait sanitize {result} on {n} mem device{s}",
+    ),
 }
+
+
+#: Commands whose actions live in their own module: (module, MemdevCommand subclass,
+#: name of the module's option table).
+EXTENSIONS: dict[str, tuple[str, str, str]] = {
+    "read-labels": ("pycxl.cxl.commands.labels", "LabelCommand", "READ_OPTIONS"),
+    "write-labels": ("pycxl.cxl.commands.labels", "LabelCommand", "WRITE_OPTIONS"),
+    "zero-labels": ("pycxl.cxl.commands.labels", "LabelCommand", "ZERO_OPTIONS"),
+    "set-partition": ("pycxl.cxl.commands.partition", "PartitionCommand", "OPTIONS"),
+    "set-alert-config": ("pycxl.cxl.commands.alert", "AlertCommand", "OPTIONS"),
+    "update-firmware": ("pycxl.cxl.commands.firmware", "FirmwareCommand", "OPTIONS"),
+    "wait-sanitize": ("pycxl.cxl.commands.sanitize", "SanitizeCommand", "OPTIONS"),
+}
+
+
+class NoSummary(Exception):
+    """The command failed before acting (a file it needs cannot be opened): its exit status
+    and no summary line."""
+
+    def __init__(self, rc: int) -> None:
+        super().__init__(rc)
+        self.rc = rc
+
+
+def _extension(name: str) -> tuple[type[MemdevCommand], list[Opt]]:
+    """The command's class and option table."""
+    where = EXTENSIONS.get(name)
+    if where is None:
+        return MemdevCommand, COMMANDS[name][1]
+    import importlib
+
+    module = importlib.import_module(where[0])
+    cls: type[MemdevCommand] = getattr(module, where[1])
+    options: list[Opt] = getattr(module, where[2])
+    return cls, options
 
 
 def _valid_name(arg: str, serial: bool) -> bool:
@@ -261,13 +361,15 @@ def memdev_by_bus(memdev: Memdev, ident: str | None, ctx: Ctx) -> bool:
     return any(bus_matches(bus, ident) and bus is memdev.bus() for bus in ctx.buses())
 
 
-def memdev_action(name: str, argv: list[str], sysfs: Sysfs, log: Log) -> int:
+def memdev_action(name: str, argv: list[str], sysfs: Sysfs, log: Log) -> tuple[int, dict[str, str]]:
     """The number of memdevs acted on when any succeeded, else the first error (or 0 when
-    nothing matched). Usage errors raise UsageExit (the usage block still to print).
+    nothing matched), and the command's summary words. Usage errors raise UsageExit (the
+    usage block still to print).
 
     ``all`` as a positional keeps only the first positional; names that cannot be memdevs
     are reported and then match nothing, unless every positional is one (usage)."""
-    usage, options, action_name, prints_json, _, _ = COMMANDS[name]
+    usage, _, action_name, prints_json, _, _ = COMMANDS[name]
+    command_class, options = _extension(name)
     parsed, args = parse_options(argv, options, [usage])
     values: dict[str, Any] = parsed
     if not args:
@@ -288,16 +390,31 @@ def memdev_action(name: str, argv: list[str], sysfs: Sysfs, log: Log) -> int:
     if err == len(args):
         raise UsageExit(EXIT_USAGE, stderr=usage_text([usage], options))
     ctx = Ctx(sysfs)
+    command = command_class(ctx, log, values)
+    rc = command.setup()
+    if rc:
+        raise NoSummary(rc)
     if values["verbose"]:
         ctx.log.priority = LOG_DEBUG
         log.priority = LOG_DEBUG
     else:
         log.priority = LOG_INFO
-    command = MemdevCommand(ctx, log, values)
     if prints_json:
         command.jdevs = []
     action: Callable[[Memdev], int] = getattr(command, action_name)
     bus: str | None = values["bus"]
+    if name == "write-labels":
+        # Writing is for one memdev only: every match is counted before any is acted on.
+        matches = [
+            m
+            for arg in args
+            for m in ctx.memdevs()
+            if memdev_matches(m, MemdevFilter(None, arg) if serial else MemdevFilter(arg))
+            and memdev_by_bus(m, bus, ctx)
+        ]
+        if len(matches) > 1:
+            error("write-labels only supports writing a single memdev")
+            raise UsageExit(EXIT_USAGE, stderr=usage_text([usage], options))
     count = 0
     err = 0
     for arg in args:
@@ -320,7 +437,7 @@ def memdev_action(name: str, argv: list[str], sysfs: Sysfs, log: Log) -> int:
         from pycxl.cxl.commands.list import display_json_array
 
         display_json_array(command.jdevs, os.isatty(1))
-    return count if count > 0 else err
+    return (count if count > 0 else err), command.summary_fields()
 
 
 def run_memdev_command(name: str, argv: list[str], sysfs: Sysfs) -> int:
@@ -328,11 +445,14 @@ def run_memdev_command(name: str, argv: list[str], sysfs: Sysfs) -> int:
     _, _, _, _, func, summary = COMMANDS[name]
     log = Log("cxl memdev", "CXL_MEMDEV_LOG")
     try:
-        count = memdev_action(name, argv, sysfs, log)
+        count, fields = memdev_action(name, argv, sysfs, log)
     except UsageExit as e:
         return e.emit()
+    except NoSummary as e:
+        return 0 if e.rc >= 0 else 1
     n = max(count, 0)
-    log.info(func, summary.format(n=n, s="s" if count > 1 else "") + "\n")
+    result = "completed" if count >= 0 else "failed"
+    log.info(func, summary.format(n=n, s="s" if count > 1 else "", result=result, **fields) + "\n")
     return 0 if count >= 0 else 1
 
 

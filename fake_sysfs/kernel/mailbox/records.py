@@ -1,0 +1,18 @@
+"""Records the device keeps in lists (poison)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Poison source: injected through the test hooks.
+INJECTED = 3
+
+
+@dataclass
+class PoisonRecord:
+    """64-byte units of poisoned device physical address."""
+
+    dpa: int
+    #: In 64-byte units.
+    length: int = 1
+    source: int = INJECTED
