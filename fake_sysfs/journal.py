@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,12 +124,62 @@ def _log_record(when: float, kernel: Kernel, mark: int, once: int) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+# -- other operations ---------------------------------------------------------------------
+
+#: Operations other than a store that are journaled (name -> "module:function"). The
+#: function takes the kernel and the record's body (JSON values), changes the kernel and
+#: returns its result, or raises Refused, having changed nothing. It is a deterministic
+#: function of those two and the log's clock, like a store.
+OPERATIONS = {
+    "mailbox": "fake_sysfs.kernel.mailbox.transact:mailbox_operation",
+    "stream": "fake_sysfs.kernel.mailbox.transact:stream_operation",
+}
+
+
+class Refused(Exception):
+    """An operation that changed nothing: ``result`` is what its caller is told."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__()
+        self.result = result
+
+
+def operation(name: str) -> Callable[[Kernel, dict[str, Any]], Any]:
+    import importlib
+
+    module, _, function = OPERATIONS[name].partition(":")
+    found: Callable[[Kernel, dict[str, Any]], Any] = getattr(
+        importlib.import_module(module), function
+    )
+    return found
+
+
+def perform_operation(kernel: Kernel, name: str, body: dict[str, Any]) -> tuple[Any, bytes]:
+    """Apply the operation ``name`` to ``kernel``: its result and the record that commits
+    it. Refused propagates (nothing to commit)."""
+    when = klog.wall_clock()
+    with frozen_clock(when):
+        result = operation(name)(kernel, body)
+    record = json.dumps({"op": name, "t": when, "body": body}, separators=(",", ":"))
+    return result, record.encode()
+
+
 def replay(kernel: Kernel, payload: bytes) -> None:
     """Apply one committed record to ``kernel``. Raises ReplayError."""
     try:
         body = json.loads(payload)
         op = body["op"]
         when = float(body["t"])
+        if op in OPERATIONS:
+            arguments = body["body"]
+            if not isinstance(arguments, dict):
+                raise TypeError("operation record")
+            try:
+                with frozen_clock(when):
+                    operation(op)(kernel, arguments)
+            except Refused:
+                raise ReplayError(f"journal {op} operation is refused on replay") from None
+            return
         if op == "store":
             path, data, keep = body["path"], bytes.fromhex(body["data"]), body.get("keep", 0)
             if not isinstance(path, str) or not isinstance(keep, int):

@@ -381,6 +381,40 @@ class StateStore:
             raise outcome.error
         return outcome.count, held.kernel
 
+    def run_operation(self, name: str, body: dict[str, Any]) -> tuple[Any, Kernel]:
+        """Apply the journaled operation ``name`` (journal.OPERATIONS) with ``body`` to the
+        state committed now, and commit it as one record: its result and the kernel as
+        committed. A refused operation (journal.Refused) commits nothing and is raised."""
+        from fake_sysfs.journal import perform_operation
+
+        if self._held is None:
+            self.snapshot().close()  # first use: boot the default platform
+        with self._locked(self.create) as dirfd:
+            held, fd = self._sync(dirfd)
+            try:
+                result, record = perform_operation(held.kernel, name, body)
+                self._append(fd, held, record)
+                if self.committed is not None:
+                    self.committed.close()
+                    self.committed = None
+                if held.records >= COMPACT_RECORDS or held.journal_bytes() >= COMPACT_BYTES:
+                    self._compact(dirfd, held)
+                else:
+                    self.committed = Snapshot(
+                        str(self.dir),
+                        os.dup(dirfd),
+                        os.dup(fd),
+                        (held.base, held.snapshot_length, held.end),
+                    )
+            except BaseException:
+                # A refusal changes nothing by contract, but what is in memory is not
+                # trusted past one (nor past any other failure).
+                self._held = None
+                raise
+            finally:
+                os.close(fd)
+        return result, held.kernel
+
     def _append(self, fd: int, held: _Held, record: bytes) -> None:
         """Commit one journal record durably at the end of the state file."""
         frame = (

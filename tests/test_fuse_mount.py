@@ -626,3 +626,22 @@ def test_run_proc_iomem_is_the_emulated_map(fuse: None, tmp_path: Path) -> None:
         )
         assert user.returncode == 0, user.stderr
         assert user.stdout.decode() == render(kernel, privileged=False)
+
+
+def test_a_media_error_listing_leaves_a_real_trees_tracing_as_found(
+    cxl_test: tuple[Path, Path],
+) -> None:
+    """``cxl list -L`` needs the cxl_poison trace event. On a tree that is not pycxl's own
+    emulated state (here the mount, read as a real /sys), what it turned on is turned off
+    again, as upstream's private tracefs instance leaves the machine's tracing alone."""
+    state, mnt = cxl_test
+    enable = mnt / "sys/kernel/tracing/events/cxl/cxl_poison/enable"
+    tracing_on = mnt / "sys/kernel/tracing/tracing_on"
+    before = (enable.read_bytes(), tracing_on.read_bytes())
+    assert before[0] == b"0\n"
+    ours = run_cxl(
+        ["list", "-m", "mem0", "-L"],
+        {"FAKE_SYSFS_STATE": str(state), "PYCXL_SYSFS_ROOT": str(mnt / "sys")},
+    )
+    assert ours.rc == 0, ours.err
+    assert (enable.read_bytes(), tracing_on.read_bytes()) == before

@@ -448,3 +448,50 @@ def test_random_stores_replay_exactly(tmp_path: Path, preset: str, seed: int) ->
             check=True,
         )
         assert out.stdout.decode() == held
+
+
+def test_mailbox_commands_are_journaled_and_replay(tmp_path: Path) -> None:
+    """A command that changes the device (here Set LSA, in several chunks) is one journal
+    record per command, not a new snapshot, and other processes replay it to the same
+    label area, whatever their hash seed."""
+    from tests.helpers import run_cxl
+    from tests.test_mailbox_list import QEMU_DOCS, init_qemu
+
+    s = StateStore(init_qemu(tmp_path / "state", QEMU_DOCS))
+    env: dict[str, str | None] = {"FAKE_SYSFS_STATE": str(s.dir), "PYCXL_SYSFS_ROOT": None}
+    # Disabled, the memdev has no nvdimm, and its label area takes the mailbox's writes.
+    assert run_cxl(["disable-memdev", "mem0"], env).rc == 0
+    fd = os.open(s.file, os.O_RDONLY)
+    try:
+        first = read_header(fd)[0]
+    finally:
+        os.close(fd)
+    data = os.urandom(5000)
+    (tmp_path / "in").write_bytes(data)
+    wrote = run_cxl(["write-labels", "mem0", "-i", str(tmp_path / "in")], env)
+    assert wrote.rc == 0, wrote.err
+    raw = Path(s.file).read_bytes()
+    fd = os.open(s.file, os.O_RDONLY)
+    try:
+        generation, length = read_header(fd)
+    finally:
+        os.close(fd)
+    assert generation == first  # journaled, no new snapshot
+    assert raw[length:].count(b'"op":"mailbox"') >= 3  # 5000 bytes in 2040-byte chunks
+    read = run_cxl(["read-labels", "mem0", "-s", "5000"], env)
+    assert read.out == data
+    here = _dump(StateStore(s.dir).load()[0])
+    code = (
+        "import json,sys\n"
+        "from pathlib import Path\n"
+        "from fake_sysfs.store import StateStore\n"
+        "k = StateStore(Path(sys.argv[1])).load()[0]\n"
+        "sys.stdout.write(json.dumps(k.to_json(), sort_keys=True))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(s.dir)],
+        env={**os.environ, "PYTHONHASHSEED": "7"},
+        capture_output=True,
+        check=True,
+    )
+    assert out.stdout.decode() == here

@@ -58,7 +58,9 @@ class Tree:
         self._paths: dict[str, str] = memo.setdefault("paths", {})
         self._children: dict[str, dict[str, Device]] | None = memo.get("children")
         self._containers: dict[str, list[str]] | None = memo.get("containers")
-        self._by_bus: dict[str, list[Device]] | None = memo.get("by_bus")
+        #: Bus name -> its devices by key, in registration order (a dict: a device that
+        #: goes is removed at once, however many the bus has).
+        self._by_bus: dict[str, dict[str, Device]] | None = memo.get("by_bus")
         #: Device key -> its type and family object (looked up once per device).
         self._objects: dict[str, tuple[DeviceType[Any], object]] = {}
 
@@ -111,12 +113,12 @@ class Tree:
 
     def bus_devices(self, bus: str) -> list[Device]:
         if self._by_bus is None:
-            index: dict[str, list[Device]] = {}
+            index: dict[str, dict[str, Device]] = {}
             for dev in self.k.devices.values():
                 if dev.bus:
-                    index.setdefault(dev.bus, []).append(dev)
+                    index.setdefault(dev.bus, {})[dev.key] = dev
             self._by_bus = self._memo["by_bus"] = index
-        return self._by_bus.get(bus, [])
+        return list(self._by_bus.get(bus, {}).values())
 
     def dev_nodes(self) -> list[tuple[str, int, int, str]]:
         """Character devices: (path below /dev, major, minor, sysfs device path)."""
@@ -312,14 +314,14 @@ def _index_update(k: Kernel, memo: dict[str, Any], dev: Device, added: bool, pla
         if children is not None:
             children.setdefault(where, {})[dev.name] = dev
         if by_bus is not None and dev.bus:
-            by_bus.setdefault(dev.bus, []).append(dev)
+            by_bus.setdefault(dev.bus, {})[dev.key] = dev
     else:
         memo["paths"].pop(dev.key, None)
         if children is not None:
             children.get(where, {}).pop(dev.name, None)
             children.pop(dev.key, None)
         if by_bus is not None and dev.bus:
-            by_bus[dev.bus] = [d for d in by_bus.get(dev.bus, ()) if d is not dev]
+            by_bus.get(dev.bus, {}).pop(dev.key, None)
     if plain or glued:
         memo.pop("containers", None)
 

@@ -63,6 +63,10 @@ class Mailbox(ABC):
 
 
 class Sysfs(ABC):
+    #: The emulated platform of the user's state directory, which only this tool uses (a
+    #: change a command makes for its own reading need not be undone there).
+    emulated = False
+
     @abstractmethod
     def read(self, path: str) -> bytes:
         """The bytes one read() returns (a sysfs attribute is read in one go)."""

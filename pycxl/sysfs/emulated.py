@@ -171,6 +171,8 @@ class _EmulatedMailbox(Mailbox):
 
 
 class EmulatedSysfs(Sysfs):
+    emulated = True
+
     def __init__(self) -> None:
         self.frontend = _Frontend()
         self._mailboxes: dict[tuple[str, tuple[int, int]], _EmulatedMailbox] = {}

@@ -55,23 +55,40 @@ def _fields(line: str) -> dict[str, str]:
     return fields
 
 
-def prepare_tracing(sysfs: Sysfs) -> int:
+def prepare_tracing(sysfs: Sysfs, turned_on: list[str] | None = None) -> int:
     """Turn tracing and the ``cxl_poison`` event on where they are not: 0 or -errno.
-    Nothing is written when they are on already, and they are left on, so that a listing
-    that finds nothing stays a read of the kernel (upstream reads through a private
-    tracefs instance, which this tracefs does not have). A listing calls this before it
-    reads anything, so that what it reads belongs to the state it then has."""
+    Nothing is written when they are on already. On the emulated platform they are left
+    on, so that a listing that finds nothing stays a read of the kernel (upstream reads
+    through a private tracefs instance, which this tracefs does not have); the paths
+    turned on are added to ``turned_on`` for a caller on a real /sys to turn off again
+    (``restore_tracing``). A listing calls this before it reads anything, so that what it
+    reads belongs to the state it then has."""
     paths = (ENABLE, f"{TRACING}/tracing_on")
     try:
         off = [path for path in paths if sysfs.read(path).strip() != b"1"]
         for path in off:
             sysfs.write(path, b"1\n\0")
+            if turned_on is not None:
+                turned_on.append(path)
         if off:
             for path in paths:  # read again: what this state answers is remembered
                 sysfs.read(path)
     except OSError as e:
         return -(e.errno or errno.EIO)
     return 0
+
+
+def restore_tracing(sysfs: Sysfs, turned_on: list[str]) -> None:
+    """Turn off again what ``prepare_tracing`` turned on, except on the emulated platform
+    (whose tracing is this tool's own): a real machine's global tracing is left as it was
+    found, as upstream's private instance leaves it."""
+    if sysfs.emulated:
+        return
+    for path in reversed(turned_on):
+        try:  # noqa: SIM105 - contextlib is an import a listing does without
+            sysfs.write(path, b"0\n\0")
+        except OSError:
+            pass  # best effort: the listing itself succeeded
 
 
 class _Trace:
