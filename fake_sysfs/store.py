@@ -229,10 +229,13 @@ class StateStore:
             try:
                 for payload in payloads:
                     replay(held.kernel, payload)
-            except ReplayError as e:
+            except BaseException as e:
+                # Half replayed, the kernel is no state that was ever committed.
                 if self._held is held:
                     self._held = None
-                raise StateError(damaged_state(str(self.file), str(e))) from None
+                if isinstance(e, ReplayError):
+                    raise StateError(damaged_state(str(self.file), str(e))) from None
+                raise
         held.records += len(payloads)
         held.end = end
 
