@@ -521,11 +521,8 @@ class RegionCommand:
         dax_region = open_region(self.ctx.sysfs, f"{region.dev_path}/dax_region{region.id}")
         failed = 0
         if dax_region is not None:
-            from pycxl.cxl.lib.daxmem import system_ram_memory
-
-            dax_log = Log("libdaxctl", "DAXCTL_LOG")
             for dev in dax_region.devices():
-                mem = system_ram_memory(dev, dax_log)
+                mem = dev.memory()
                 if mem is None:
                     continue
                 if mem.is_online():
