@@ -109,7 +109,7 @@ def _store_record(when: float, path: str, data: bytes, keep: int) -> bytes:
     body: dict[str, Any] = {"op": "store", "t": when, "path": path, "data": data.hex()}
     if keep:
         body["keep"] = keep
-    return json.dumps(body, separators=(",", ":")).encode()
+    return _encode(body)
 
 
 def _log_record(when: float, kernel: Kernel, mark: int, once: int) -> bytes:
@@ -121,6 +121,11 @@ def _log_record(when: float, kernel: Kernel, mark: int, once: int) -> bytes:
         "boot_wall": kernel.log.boot_wall,
         "once": kernel.printed_once[once:],
     }
+    return _encode(body)
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    """A record's payload: compact JSON, as replay reads it."""
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -160,8 +165,7 @@ def perform_operation(kernel: Kernel, name: str, body: dict[str, Any]) -> tuple[
     when = klog.wall_clock()
     with frozen_clock(when):
         result = operation(name)(kernel, body)
-    record = json.dumps({"op": name, "t": when, "body": body}, separators=(",", ":"))
-    return result, record.encode()
+    return result, _encode({"op": name, "t": when, "body": body})
 
 
 def replay(kernel: Kernel, payload: bytes) -> None:

@@ -355,22 +355,7 @@ class StateStore:
             held, fd = self._sync(dirfd)
             try:
                 outcome = perform_store(held.kernel, path, data)
-                if outcome.record:
-                    self._append(fd, held, outcome.record)
-                if self.committed is not None:
-                    self.committed.close()
-                    self.committed = None
-                if outcome.record and (
-                    held.records >= COMPACT_RECORDS or held.journal_bytes() >= COMPACT_BYTES
-                ):
-                    self._compact(dirfd, held)
-                else:
-                    self.committed = Snapshot(
-                        str(self.dir),
-                        os.dup(dirfd),
-                        os.dup(fd),
-                        (held.base, held.snapshot_length, held.end),
-                    )
+                self._commit(dirfd, fd, held, outcome.record)
             except BaseException:
                 self._held = None  # what is in memory may not be what is committed
                 raise
@@ -396,19 +381,7 @@ class StateStore:
             held, fd = self._sync(dirfd)
             try:
                 result, record = perform_operation(held.kernel, name, body)
-                self._append(fd, held, record)
-                if self.committed is not None:
-                    self.committed.close()
-                    self.committed = None
-                if held.records >= COMPACT_RECORDS or held.journal_bytes() >= COMPACT_BYTES:
-                    self._compact(dirfd, held)
-                else:
-                    self.committed = Snapshot(
-                        str(self.dir),
-                        os.dup(dirfd),
-                        os.dup(fd),
-                        (held.base, held.snapshot_length, held.end),
-                    )
+                self._commit(dirfd, fd, held, record)
             except BaseException:
                 # A refusal changes nothing by contract, but what is in memory is not
                 # trusted past one (nor past any other failure).
@@ -417,6 +390,24 @@ class StateStore:
             finally:
                 os.close(fd)
         return result, held.kernel
+
+    def _commit(self, dirfd: int, fd: int, held: _Held, record: bytes) -> None:
+        """Under the lock: append ``record`` (none when empty), then fold the journal into a
+        new snapshot if it has grown past its limits, else keep the state as committed."""
+        if record:
+            self._append(fd, held, record)
+        if self.committed is not None:
+            self.committed.close()
+            self.committed = None
+        if record and (held.records >= COMPACT_RECORDS or held.journal_bytes() >= COMPACT_BYTES):
+            self._compact(dirfd, held)
+        else:
+            self.committed = Snapshot(
+                str(self.dir),
+                os.dup(dirfd),
+                os.dup(fd),
+                (held.base, held.snapshot_length, held.end),
+            )
 
     def _append(self, fd: int, held: _Held, record: bytes) -> None:
         """Commit one journal record durably at the end of the state file."""
