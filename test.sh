@@ -5,7 +5,9 @@
 #
 # System packages: ndctl and daxctl (the upstream 76.1 binaries, the conformance oracles),
 # numactl and hwloc-nox (clients of the emulated NUMA nodes), jq (admin script tests),
-# util-linux (unshare, lsmem), fuse3 (libfuse3 and fusermount3 for the FUSE mount).
+# util-linux (unshare, lsmem), fuse3 (libfuse3 and fusermount3 for the FUSE mount),
+# e2fsprogs (a file system made and checked on an emulated /dev/pmemN), gcc (builds the
+# ioctl shim through which upstream's binaries reach the emulated /dev/cxl/memN, /dev/nmemN).
 # They are installed with apt-get when missing, as root or through sudo. Python packages go
 # into .venv. Then: ruff, ruff format, mypy, pytest.
 # The conformance tests need root (private mount namespaces); without it they skip, except
@@ -21,6 +23,8 @@ command -v fusermount3 >/dev/null 2>&1 || need="$need fuse3"
 [ -x /usr/bin/daxctl ] || need="$need daxctl"
 command -v numactl >/dev/null 2>&1 || need="$need numactl"
 command -v lstopo-no-graphics >/dev/null 2>&1 || need="$need hwloc-nox"
+[ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || need="$need e2fsprogs"
+command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 if [ -n "$need" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else SUDO="none"; fi
     if [ "$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -97,6 +97,9 @@ def init(
     plat, origin = load_platform_source(platform, qemu)
     store = _store(state)
     kernel = store.init(plat, origin, force)
+    from fake_sysfs.media import wipe
+
+    wipe(str(store.dir))  # a new platform starts with blank media
     typer.echo(
         f"initialized {plat.name}: {len(kernel.memdevs)} memdevs, "
         f"{len(kernel.ports[0].decoders)} windows, in {store.dir}"
@@ -128,6 +131,9 @@ def show(
 def reset(state: StateOpt = None) -> None:
     """Reboot the stored platform, discarding every change made since it booted."""
     store = _store(state)
+    from fake_sysfs.media import before_reboot
+
+    before_reboot(store)  # the media survive; erases the new kernel forgets are applied
     kernel, _ = store.reset()
     typer.echo(f"reset {kernel.platform.name} in {store.dir}")
 

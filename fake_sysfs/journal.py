@@ -137,16 +137,23 @@ def _encode(body: dict[str, Any]) -> bytes:
 #: function of those two and the log's clock, like a store.
 OPERATIONS = {
     "mailbox": "fake_sysfs.kernel.mailbox.transact:mailbox_operation",
+    "nd_ioctl": "fake_sysfs.kernel.nd_ioctl:nd_ioctl_operation",
     "stream": "fake_sysfs.kernel.mailbox.transact:stream_operation",
+    "consume": "fake_sysfs.kernel.tracefs:consume_operation",
+    "tracefs_dir": "fake_sysfs.kernel.tracefs:dir_operation",
+    "task_store": "fake_sysfs.kernel.tracefs:task_store_operation",
 }
 
 
 class Refused(Exception):
-    """An operation that changed nothing: ``result`` is what its caller is told."""
+    """An operation that changed nothing but, maybe, the kernel log: ``result`` is what
+    its caller is told; ``record`` (set by perform_operation) commits the log lines the
+    refusal made, as a refused store's are committed."""
 
     def __init__(self, result: Any) -> None:
         super().__init__()
         self.result = result
+        self.record = b""
 
 
 def operation(name: str) -> Callable[[Kernel, dict[str, Any]], Any]:
@@ -161,10 +168,17 @@ def operation(name: str) -> Callable[[Kernel, dict[str, Any]], Any]:
 
 def perform_operation(kernel: Kernel, name: str, body: dict[str, Any]) -> tuple[Any, bytes]:
     """Apply the operation ``name`` to ``kernel``: its result and the record that commits
-    it. Refused propagates (nothing to commit)."""
+    it. Refused propagates, carrying the record of what it logged (if anything)."""
     when = klog.wall_clock()
+    mark = kernel.log.mark()
+    once = len(kernel.printed_once)
     with frozen_clock(when):
-        result = operation(name)(kernel, body)
+        try:
+            result = operation(name)(kernel, body)
+        except Refused as e:
+            if kernel.log.next_seq != mark or len(kernel.printed_once) != once:
+                e.record = _log_record(when, kernel, mark, once)
+            raise
     return result, _encode({"op": name, "t": when, "body": body})
 
 

@@ -372,8 +372,9 @@ class StateStore:
     def run_operation(self, name: str, body: dict[str, Any]) -> tuple[Any, Kernel]:
         """Apply the journaled operation ``name`` (journal.OPERATIONS) with ``body`` to the
         state committed now, and commit it as one record: its result and the kernel as
-        committed. A refused operation (journal.Refused) commits nothing and is raised."""
-        from fake_sysfs.journal import perform_operation
+        committed. A refused operation (journal.Refused) commits only the log lines it made
+        (if any) and is raised."""
+        from fake_sysfs.journal import Refused, perform_operation
 
         if self._held is None:
             self.snapshot().close()  # first use: boot the default platform
@@ -382,6 +383,11 @@ class StateStore:
             try:
                 result, record = perform_operation(held.kernel, name, body)
                 self._commit(dirfd, fd, held, record)
+            except Refused as e:
+                if e.record:
+                    self._commit(dirfd, fd, held, e.record)
+                self._held = None  # not trusted past a refusal: reloaded when next needed
+                raise
             except BaseException:
                 # A refusal changes nothing by contract, but what is in memory is not
                 # trusted past one (nor past any other failure).

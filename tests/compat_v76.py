@@ -98,6 +98,16 @@ def stdout(out: bytes) -> bytes:
     return (jsonc.dumps(_strip(json.loads(out))) + "\n").encode()
 
 
+#: v81 gave the memdev commands a ``-b`` bus filter (cxl-cli.md §6.1); their v76.1 usage
+#: block lacks its line (the region commands' identical line is in both).
+MEMDEV_BUS_USAGE = b"    -b, --bus <bus name>  Limit operation to the specified bus\n"
+
+
+def memdev_stderr(err: bytes) -> bytes:
+    """A memdev command's stderr as v76.1 prints it: ``stderr`` and no ``-b`` usage line."""
+    return stderr(err).replace(MEMDEV_BUS_USAGE, b"")
+
+
 def stderr(err: bytes) -> bytes:
     text = err.decode(errors="surrogateescape")
     for line in V81_ONLY_USAGE:

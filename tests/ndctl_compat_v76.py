@@ -13,9 +13,10 @@ Version differences:
 
 Frontend gaps once listed here are closed: under ``fake-sysfs run`` /dev is live (a
 ``daxN.M`` a devdax namespace registers appears at once) and the pmem block devices are
-served as plain files at ``/dev/pmemN`` (upstream's disable-safe open and info-block
-zeroing work; the writes are dropped). pycxl leaves those block I/O steps out
-(pycxl.ndctl.commands.namespace).
+served as plain files at ``/dev/pmemN`` whose writes land on the memdevs' media
+(upstream's disable-safe open and info-block zeroing work). pycxl makes the same block
+I/O steps (pycxl.ndctl.commands.namespace; tests/test_ndctl_blockio.py compares the
+bytes).
 """
 
 from __future__ import annotations

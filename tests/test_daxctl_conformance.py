@@ -56,6 +56,20 @@ V76_DIFFERENCES: dict[str, tuple[str, int, str]] = {
 }
 
 
+#: Differences kept out of the twin sequences (their stdout or effect differs, which the
+#: sequences cannot normalize): command line -> what v76.1 does and why v81 differs.
+V76_UNCOMPARED: dict[str, str] = {
+    "create-device -m devdax": (
+        "v76.1 takes -m on create-device and creates the device; v81's create-device has no "
+        "-m option (usage error, 129), and pycxl follows v81"
+    ),
+    "offline-memory all": (
+        "with no system-ram device, v76.1 exits with the last device's result and v81 with "
+        "the last failing action's (as for online-memory dax9.9 above)"
+    ),
+}
+
+
 def _why_not_here() -> str | None:
     if not os.path.exists(UPSTREAM):
         return "needs Debian's daxctl (apt-get install daxctl)"
@@ -324,10 +338,21 @@ def test_check_config_with_an_nvdimm_namespace(tmp_path: Path) -> None:
             f"nvdimm.uuid = {uuid}\nmode = system-ram\nonline = true\nmovable = false\n"
         )
         if side == "up":
+            # The command under fake-sysfs run may not mount (it runs without CAP_SYS_ADMIN),
+            # so the bind is made in a namespace of its own that fake-sysfs run inherits.
+            run = [*FAKE_SYSFS, "run", "--state", str(state), "--"]
             script = (
-                f"mount --bind {conf} /etc/daxctl.conf.d && {UPSTREAM} reconfigure-device -C dax1.0"
+                f"mount --bind {conf} /etc/daxctl.conf.d && "
+                f"exec {shlex.join(run)} {UPSTREAM} reconfigure-device -C dax1.0"
             )
-            outputs.append(_upstream(state, ["sh", "-c", script]))
+            proc = subprocess.run(
+                ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+            )
+            outputs.append((proc.stdout, proc.stderr, proc.returncode))
         else:
             with environment({"PYCXL_DAXCTL_CONF_DIR": str(conf)}):
                 outputs.append(_pycxl(state, ["reconfigure-device", "-C", "dax1.0"]))

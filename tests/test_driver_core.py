@@ -492,6 +492,7 @@ def check_generic_entries(k: Kernel) -> set[str]:
 def test_every_family_is_drawn_the_same_way() -> None:
     seen = check_generic_entries(with_pmem_region(fresh_kernel("cxl_test")))
     seen |= check_generic_entries(fresh_kernel("qemu-mixed"))
+    seen |= check_generic_entries(fresh_kernel("hmem"))
     assert seen == set(TYPES)
 
 

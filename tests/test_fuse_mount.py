@@ -632,8 +632,8 @@ def test_a_media_error_listing_leaves_a_real_trees_tracing_as_found(
     cxl_test: tuple[Path, Path],
 ) -> None:
     """``cxl list -L`` needs the cxl_poison trace event. On a tree that is not pycxl's own
-    emulated state (here the mount, read as a real /sys), what it turned on is turned off
-    again, as upstream's private tracefs instance leaves the machine's tracing alone."""
+    emulated state (here the mount, read as a real /sys), it enables it in its private
+    tracefs instance, as upstream does: the machine's global tracing is left alone."""
     state, mnt = cxl_test
     enable = mnt / "sys/kernel/tracing/events/cxl/cxl_poison/enable"
     tracing_on = mnt / "sys/kernel/tracing/tracing_on"

@@ -286,6 +286,34 @@ def test_a_refused_store_commits_its_log_only(tmp_path: Path) -> None:
     assert a == b
 
 
+def _logs_then_refuses(kernel: Kernel, body: dict[str, object]) -> None:
+    """A journaled operation that refuses after logging why (as a driver's dev_dbg does)."""
+    kernel.log.dbg("mem0", f"refused: {body['why']}")
+    raise journal.Refused(errno.EBUSY)
+
+
+def test_a_refused_operation_commits_its_log_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(journal.OPERATIONS, "test_refusal", f"{__name__}:_logs_then_refuses")
+    s = _store(tmp_path)
+    before = StateStore(s.dir).load()[0]
+    with pytest.raises(journal.Refused) as info:
+        s.run_operation("test_refusal", {"why": "busy"})
+    assert info.value.result == errno.EBUSY
+    after = StateStore(s.dir).load()[0]
+    new = after.log.records[len(before.log.records) :]
+    assert [r.message for r in new] == ["refused: busy"]
+    b, a = before.to_json(), after.to_json()
+    for k in (b, a):
+        del k["log"]
+        del k["printed_once"]
+    assert a == b
+    # The writer reloads what it holds and goes on from the committed state.
+    s.write_attr(f"{CXL}/decoder0.0/create_ram_region", b"region0")
+    assert "region0" in [r.name for r in StateStore(s.dir).load()[0].regions.values()]
+
+
 def test_a_store_costs_one_record_at_any_size(tmp_path: Path) -> None:
     """The bytes a store adds do not depend on the platform (a 1,024-memdev state is about
     4 MB; its stores still append a record of a hundred bytes or so)."""

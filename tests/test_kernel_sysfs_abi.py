@@ -101,8 +101,15 @@ DECODER = re.compile(r"decoder\d+\.\d+")
 
 FORMAT_PRESETS = ["cxl_test", "cxl_test-xor", "qemu-mixed", "qemu-switch", "qemu-pmem"]
 #: Files whose content is not one formatted value: uevent is KEY=value lines, CDAT and the
-#: firmware-upload data file are binary, tracefs's ``trace`` is a buffer of lines.
-NOT_ONE_VALUE = {"uevent", "CDAT", "data", "meminfo", "numastat", "trace"}
+#: firmware-upload data file are binary, tracefs's ``trace`` is a buffer of lines, its
+#: pipes return what is buffered (ring-buffer pages, lines) and its format files are text.
+NOT_ONE_VALUE = {"uevent", "CDAT", "data", "meminfo", "numastat", "trace"} | {
+    "trace_pipe",
+    "trace_pipe_raw",
+    "format",
+    "header_page",
+    "header_event",
+}
 
 
 @pytest.mark.parametrize("preset", FORMAT_PRESETS)

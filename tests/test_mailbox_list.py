@@ -18,6 +18,7 @@ real guest), kept verbatim in tests/data/mailbox. Where each value comes from:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,57 @@ def test_qemu_volatile_and_persistent_device(tmp_path: Path) -> None:
         '      "partition_alignment_size":0\n'
         "    }"
     ) in r.out.decode()
+
+
+# -- -L: media errors --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fixture", "golden"), [("cxl_test", "cxl_test"), ("qemu", "qemu")])
+def test_media_errors_key_absent_without_poison(
+    request: pytest.FixtureRequest, fixture: str, golden: str
+) -> None:
+    """cxl-cli.md §3.3 key 15: ``media_errors`` only with at least one record; both
+    devices start without poison, so -L leaves the golden objects as they are."""
+    state = request.getfixturevalue(fixture)
+    plain = cxl(state, "list", "-m", "mem0", "-H", "-I", "-A", "-F")
+    with_l = cxl(state, "list", "-m", "mem0", "-H", "-I", "-A", "-F", "-L")
+    assert (with_l.out, with_l.err, with_l.rc) == (plain.out, b"", 0)
+
+
+def test_media_errors_worked_example(tmp_path: Path) -> None:
+    """mailbox.md §2.8's example: a cxl_test memdev with no committed decoder, poisoned at
+    0x40000000 then 0x0 (debugfs ``inject_poison``), lists both records in the kernel's
+    emission order, pmem range first: DPA offsets, 64 bytes each, source Injected; with
+    ``-u`` the offsets in hex. The key is the memdev's last (§3.3, key 15)."""
+    from pycxl.sysfs.emulated import EmulatedSysfs
+    from tests.helpers import environment
+
+    state = init_preset(tmp_path / "state", "cxl_test")
+    name = _idle_memdev(state)
+    with environment({"FAKE_SYSFS_STATE": str(state), "PYCXL_SYSFS_ROOT": None}):
+        s = EmulatedSysfs()
+        for dpa in (b"0x40000000\n", b"0x0\n"):
+            s.write(f"/sys/kernel/debug/cxl/{name}/inject_poison", dpa)
+        s.close()
+    r = cxl(state, "list", "-m", name, "-L")
+    assert r.rc == 0 and r.err == b"", r.err
+    obj = json.loads(r.out)[0]
+    assert list(obj)[-1] == "media_errors"
+    assert obj["media_errors"] == [
+        {"offset": 1073741824, "length": 64, "source": "Injected"},
+        {"offset": 0, "length": 64, "source": "Injected"},
+    ]
+    r = cxl(state, "list", "-m", name, "-L", "-u")
+    human = json.loads(r.out)
+    assert [e["offset"] for e in human["media_errors"]] == ["0x40000000", "0"]
+
+
+def _idle_memdev(state: Path) -> str:
+    """A memdev with persistent capacity whose endpoint has no committed decoder (none of
+    cxl_test's auto region)."""
+    for endpoint in json.loads(cxl(state, "list", "-E", "-i").out):
+        name = str(endpoint["host"])
+        idle = endpoint.get("decoders_committed") == 0 and name.startswith("mem")
+        if idle and "pmem_size" in json.loads(cxl(state, "list", "-m", name).out)[0]:
+            return name
+    raise AssertionError("cxl_test has no idle memdev")

@@ -105,7 +105,8 @@ def test_nd_region_of_a_bound_pmem_region(s: Stores) -> None:
         "modalias": "nd:t2",
         "deep_flush": "0",
         "read_only": "0",
-        "init_namespaces": "0/1",
+        # nd_region_probe(): namespaces registered / registered + failed; the seed counts.
+        "init_namespaces": "1/1",
     }
     assert s.read(f"{ND}/nmem0/state") == "active"
     assert s.read(f"{ND}/nmem1/state") == "idle"
@@ -163,7 +164,8 @@ def test_namespace_refusals_on_a_seed(s: Stores, attr: str, data: str, err: int)
 def test_size_rules(s: Stores) -> None:
     s.ok(f"{NS}/uuid", f"{UUID}\n")
     s.refuse(f"{NS}/size", f"{8 * MiB:#x}\n", errno.EINVAL, "aligned")  # not 16M aligned
-    s.refuse(f"{NS}/size", f"{2 << 30:#x}\n", errno.ENOSPC, "insufficient")  # > free
+    # size_store's dev_dbg: "<hex size> fail (<rc>)"; __size_store says nothing more.
+    s.refuse(f"{NS}/size", f"{2 << 30:#x}\n", errno.ENOSPC, "fail (-28)")  # > free
     s.ok(f"{NS}/size", f"{256 * MiB:#x}\n")
     assert s.reads(REGION, "available_size", "max_available_extent") == {
         "available_size": str(768 * MiB),
@@ -178,9 +180,10 @@ def test_size_rules(s: Stores) -> None:
 
 
 def test_uuid_in_use_by_another_namespace(s: Stores) -> None:
+    # namespace_update_uuid(): a uuid nd_is_uuid_unique() finds on the bus is EINVAL.
     sized(s)
     s.ok("/sys/bus/nd/drivers/nd_pmem/bind", "namespace0.0\n")
-    s.refuse(f"{REGION}/namespace0.1/uuid", f"{UUID}\n", errno.EBUSY)
+    s.refuse(f"{REGION}/namespace0.1/uuid", f"{UUID}\n", errno.EINVAL)
 
 
 def test_size_zero_frees_and_deletes_a_namespace_that_is_no_seed(s: Stores) -> None:
@@ -307,7 +310,8 @@ def test_labels_bring_namespaces_back_after_the_region_is_reenabled(s: Stores) -
     fsdax(s)
     s.ok(f"{REGION}/driver/unbind", "region0\n")
     assert not s.exists(NS)
-    assert s.read(f"{REGION}/available_size") == "0"
+    # nd_region_available_dpa() asks only the DIMMs, which keep the labelled 256 MiB.
+    assert s.read(f"{REGION}/available_size") == str(768 * MiB)
     s.ok("/sys/bus/nd/drivers/nd_region/bind", "region0\n")
     # The label names namespace0.0 and the info block on it names the pfn claim.
     assert s.read(f"{NS}/size") == str(256 * MiB)
@@ -316,7 +320,8 @@ def test_labels_bring_namespaces_back_after_the_region_is_reenabled(s: Stores) -
     assert holder.startswith("pfn0.")
     assert s.read(f"{REGION}/{holder}/uuid") == OTHER
     assert s.bound(holder, "nd") == "nd_pmem"
-    assert s.read(f"{REGION}/init_namespaces") == "1/2"
+    # One labelled namespace registered (it is the seed until it is enabled).
+    assert s.read(f"{REGION}/init_namespaces") == "1/1"
 
 
 def test_region_align_rules(s: Stores) -> None:
@@ -325,4 +330,6 @@ def test_region_align_rules(s: Stores) -> None:
     s.refuse(f"{REGION}/align", "nope\n", errno.EINVAL)
     s.ok(f"{REGION}/align", "0x2000000\n")
     sized(s, 32 * MiB)
-    s.refuse(f"{REGION}/align", "0x1000000\n", errno.EBUSY)
+    # align_store() does not look at the namespaces: a sized one keeps its allocation.
+    s.ok(f"{REGION}/align", "0x1000000\n")
+    assert s.read(f"{NS}/size") == str(32 * MiB)

@@ -100,11 +100,18 @@ def write_shims(directory: Path) -> None:
         path.chmod(0o755)
 
 
-def run_script(version: str, script: str, work: Path, tools: str, timeout: float = 300) -> Outcome:
+def run_script(
+    version: str,
+    script: str,
+    work: Path,
+    tools: str,
+    timeout: float = 300,
+    platform: str = "cxl_test",
+) -> Outcome:
     """Run ``script`` of upstream ``version`` ("v81" or "v76.1") in ``work``.
 
     ``tools``: "pycxl" (pycxl's ``cxl``, ``daxctl`` and ``ndctl``) or
-    "upstream" (Debian's binaries in /usr/bin)."""
+    "upstream" (Debian's binaries in /usr/bin). ``platform``: the preset booted first."""
     source = upstream_tests_dir()
     assert source is not None
     scratch = work / "scratch"
@@ -120,7 +127,7 @@ def run_script(version: str, script: str, work: Path, tools: str, timeout: float
     state.mkdir(mode=0o700)
     fake_sysfs = str(BIN / "fake-sysfs")
     subprocess.run(
-        [fake_sysfs, "init", "--state", str(state), "--platform", "cxl_test"],
+        [fake_sysfs, "init", "--state", str(state), "--platform", platform],
         check=True,
         capture_output=True,
     )

@@ -37,6 +37,7 @@ from fake_sysfs.store import StateStore
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fake_sysfs.kernfs.view import View
+    from fake_sysfs.media import BlockDevice
 
 #: The file system type mounts show (``fuse.fake-sysfs``): how ``umount`` knows its own.
 FS_NAME = "fake-sysfs"
@@ -142,9 +143,13 @@ class Live:
                     parent = f"{parent}/{part}"
             # Block devices (pmem disks) are plain files here, never device nodes: with
             # ``dev`` a node would reach the host's driver of that number (blkext, a real
-            # disk), and the tools write to these.
+            # disk), and the tools write to these. Their size is the disk's capacity.
+            from fake_sysfs.kernel.media import disk_sizes
+
+            sizes = disk_sizes(view.kernel)
             self.block_files = {
-                f"/dev/{name}": 0 for name, _major, _minor, _syspath in _block_nodes(view)
+                f"/dev/{name}": sizes.get(name, 0)
+                for name, _major, _minor, _syspath in _block_nodes(view)
             }
             tree["/dev"] += [path[5:] for path in self.block_files]
             if self.host_dev is not None:
@@ -182,6 +187,20 @@ def _caller_uid() -> int:
         return os.geteuid()
 
 
+def _caller_pid() -> int:
+    """The pid of the process the current FUSE request is for (0 outside a request)."""
+    try:
+        return int(_binding().fuse_get_context()[2])
+    except Exception:  # no request context
+        return 0
+
+
+def _is_pipe(path: str) -> bool:
+    return path.startswith("/sys/kernel/tracing/") and path.endswith(
+        ("/trace_pipe", "/trace_pipe_raw")
+    )
+
+
 def _host_dev_names() -> list[str]:
     try:
         return os.listdir("/dev")
@@ -206,10 +225,17 @@ class _Open:
     data: bytes | None = None
     error: int = 0
     fresh: bool = False
-    #: A block device's plain-file stand-in below /dev.
+    #: A block device's plain-file stand-in below /dev, its I/O on the memdevs' media
+    #: (fake_sysfs.media) and the state generation its address map was computed for.
     block: bool = False
+    disk: BlockDevice | None = None
+    generation: str | None = None
     #: /proc/iomem, rendered once at open.
     proc: bool = False
+    #: A tracefs pipe (trace_pipe, trace_pipe_raw): each read consumes what it returns;
+    #: opened O_NONBLOCK, an empty one fails with EAGAIN.
+    pipe: bool = False
+    nonblock: bool = False
 
 
 def _errno_of(e: BaseException) -> int:
@@ -339,10 +365,10 @@ class SysfsOperations:
                 self.live.current()
                 if path in self.live.dev_tree() or path not in self.live.block_files:
                     raise kerr(errno.EACCES, path)
-                # A block device stand-in: reads are zeros, writes are taken and dropped
-                # (what the tools write there, such as a cleared info block, is no state
-                # the emulation keeps).
+                # A block device stand-in: reads and writes reach the media of the
+                # region's memdevs, through the namespace and the interleave.
                 handle = _Open(path, data=b"", block=True)
+                self._block_map(handle)
                 fh = self._next_fh
                 self._next_fh += 1
                 self._files[fh] = handle
@@ -364,10 +390,15 @@ class SysfsOperations:
                 raise kerr(errno.EACCES, path)  # the root holds no regular files
             frontend = self.live.current()
             accmode = flags & os.O_ACCMODE
-            if accmode in (os.O_WRONLY, os.O_RDWR):
+            if accmode in (os.O_WRONLY, os.O_RDWR) and not _is_pipe(path):
+                # (tracefs lets root open a pipe read-write, as libtracefs does; a
+                # write to it then fails.)
                 frontend.view.check_writable(path)
             handle = _Open(path)
-            if accmode in (os.O_RDONLY, os.O_RDWR):
+            if _is_pipe(path):
+                frontend.view.stat(path)  # ENOENT for one that is not there
+                handle = _Open(path, pipe=True, nonblock=bool(flags & os.O_NONBLOCK))
+            elif accmode in (os.O_RDONLY, os.O_RDWR):
                 self._show(handle, frontend)
                 if handle.error == errno.EACCES:
                     raise kerr(errno.EACCES, path)
@@ -388,10 +419,17 @@ class SysfsOperations:
         if handle is None:
             raise _oserror(errno.EBADF)
         if handle.block:
-            return bytes(size)
+            with _errors():
+                return self._block_map(handle).read(offset, size)
         if handle.proc:  # one text, read in pieces
             assert handle.data is not None
             return handle.data[offset : offset + size]
+        if handle.pipe:
+            with _errors():
+                data = self.live.current().consume(path, size)
+            if not data and handle.nonblock:
+                raise _oserror(errno.EAGAIN)
+            return data
         with _errors():
             # A read from offset 0 shows the attribute again (what open computed is used
             # for the first one); later offsets continue in what that read showed.
@@ -407,8 +445,12 @@ class SysfsOperations:
         """One write() is one store of exactly its bytes; sysfs ignores the offset."""
         handle = self._files.get(fh)
         if handle is not None and handle.block:
-            return len(data)
+            with _errors():
+                return self._block_map(handle).write(offset, data)
         with _errors():
+            if path.endswith("/trigger_poison_list"):
+                # The trace records it makes name the writer (common_pid).
+                return self.live.current().task_write(path, data, _caller_pid())
             return self.live.current().write(path, data)
 
     def truncate(self, path: str, length: int, fh: int | None = None) -> int:
@@ -419,8 +461,36 @@ class SysfsOperations:
             raise _oserror(errno.EISDIR)
         return 0
 
+    def _block_map(self, handle: _Open) -> BlockDevice:
+        """The handle's block I/O, following the state committed now: a device that is
+        gone (its namespace disabled, its region torn down) fails with EIO."""
+        from fake_sysfs.kernel.media import disk_geometry
+        from fake_sysfs.media import open_block
+
+        view = self.live.current().view  # opens the snapshot: the generation is known now
+        generation = self.live.held_generation()
+        if handle.disk is None or generation != handle.generation:
+            geometry = disk_geometry(view.kernel, handle.path[5:])
+            if geometry is None:
+                raise kerr(errno.EIO, handle.path)
+            if handle.disk is None:
+                handle.disk = open_block(self.live.path, geometry)
+            else:
+                handle.disk.update(geometry)
+            handle.generation = generation
+        return handle.disk
+
+    def fsync(self, path: str, datasync: int, fh: int) -> int:
+        handle = self._files.get(fh)
+        if handle is not None and handle.disk is not None:
+            with _errors():
+                handle.disk.sync()
+        return 0
+
     def release(self, path: str, fh: int) -> int:
-        self._files.pop(fh, None)
+        handle = self._files.pop(fh, None)
+        if handle is not None and handle.disk is not None:
+            handle.disk.close()
         return 0
 
     def flush(self, path: str, fh: int) -> int:
@@ -441,10 +511,15 @@ class SysfsOperations:
         raise _oserror(errno.EPERM)
 
     def mkdir(self, path: str, mode: int) -> int:
-        raise _oserror(errno.EPERM)
+        """Only a tracefs instance can be made (EPERM elsewhere, as sysfs refuses)."""
+        with _errors():
+            self.live.current().make_dir(path)
+        return 0
 
     def rmdir(self, path: str) -> int:
-        raise _oserror(errno.EPERM)
+        with _errors():
+            self.live.current().remove_dir(path)
+        return 0
 
     def unlink(self, path: str) -> int:
         raise _oserror(errno.EPERM)
@@ -562,6 +637,9 @@ def preflight(store: StateStore, mountpoint: str) -> None:
     if not os.path.isdir(mountpoint):
         raise FakeSysfsError(f"mount point {mountpoint} is not a directory")
     store.snapshot().close()  # the state directory is usable (first use: booted)
+    from fake_sysfs.media import check
+
+    check(str(store.dir))  # and so is where the block devices keep their data
 
 
 def spawn(

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from fake_sysfs.statedir import Snapshot
     from fake_sysfs.store import StateStore
 
+#: The tracefs files whose reads consume (tracefs.is_consuming says which exactly).
+_PIPES = ("/trace_pipe", "/trace_pipe_raw")
 #: Mode of the /dev/cxl nodes the emulated kernel registers (devtmpfs default).
 _DEV_MODE = stat_mod.S_IFCHR | 0o600
 
@@ -135,6 +137,9 @@ class InProcess:
 
     def read(self, path: str) -> bytes:
         """The bytes one read() of an attribute returns."""
+        if path.endswith(_PIPES) and path.startswith("/sys/kernel/tracing/"):
+            # A trace pipe consumes what it returns: a page of a raw pipe, else text.
+            return self.consume(path, 4096 if path.endswith("_raw") else 1 << 16)
         answer = self._answer(path, "r", self._live_read)
         if answer.__class__ is int:
             raise kerr(answer, path)
@@ -284,7 +289,7 @@ class InProcess:
             if answer < 0:
                 raise kerr(-answer, path)
             return answer  # type: ignore[no-any-return]
-        if self.view.check_writable(path).pure:
+        if self.view.check_writable(path).pure_for(data):
             try:
                 count = self.view.write(path, data)
             except KernfsError as e:
@@ -331,3 +336,64 @@ class InProcess:
             from fake_sysfs.kernel.mailbox import timers
 
             self.cache.put("/", "Tdeadline", timers.next_deadline(kernel))
+
+    # -- tracefs: instance directories, consuming reads, stores that name their task ------
+
+    def consume(self, path: str, size: int) -> bytes:
+        """One read() of ``trace_pipe`` or ``per_cpu/cpuN/trace_pipe_raw``: what it
+        returns is taken from the buffer, a journaled state change (never cached). An
+        empty buffer answers b"" without a transaction."""
+        # Whether the buffer holds anything is a function of the state: kept with the read
+        # answers, so a listing that finds its buffers empty needs no kernel.
+        pending = self._answer(path, "p", self._pending)
+        if not pending:
+            return b""
+        result, kernel = self._operation("consume", {"path": path, "size": size})
+        self._adopt(kernel)
+        return bytes.fromhex(result)
+
+    def _pending(self, path: str) -> bool:
+        from fake_sysfs.kernel import tracefs
+
+        return tracefs.pending(self.view.kernel, path)
+
+    def make_dir(self, path: str) -> None:
+        """mkdir(): only a tracefs instance can be made."""
+        self._dir_operation("mkdir", path)
+
+    def remove_dir(self, path: str) -> None:
+        """rmdir(): only a tracefs instance can be removed."""
+        self._dir_operation("rmdir", path)
+
+    def _dir_operation(self, op: str, path: str) -> None:
+        if self._snap is None:
+            self._snapshot()
+        _, kernel = self._operation("tracefs_dir", {"op": op, "path": path})
+        self._adopt(kernel)
+
+    def task_write(self, path: str, data: bytes, pid: int) -> int:
+        """A store made by the task ``pid`` (trace records it makes carry it): a journaled
+        operation when it changes the kernel, else an ordinary (pure) store."""
+        if self._snap is None:
+            self._snapshot()
+        head, name = _split(path)
+        known = self.cache.get(head, b"w" + os.fsencode(name) + b"\0" + data)
+        # A store answered before is a pure one (only those answers are kept).
+        if known is not MISS or self.view.check_writable(path).pure_for(data):
+            return self.write(path, data)
+        _, kernel = self._operation("task_store", {"path": path, "data": data.hex(), "pid": pid})
+        self._adopt(kernel)
+        return len(data)
+
+    def _operation(self, name: str, body: dict[str, Any]) -> tuple[Any, Kernel]:
+        """Run a journaled operation; a refusal raises the KernfsError it carries, with the
+        path asked."""
+        from fake_sysfs.journal import Refused
+
+        try:
+            return self.store.run_operation(name, body)
+        except Refused as e:
+            error = e.result
+            if isinstance(error, KernfsError):
+                raise kerr(error.errno or errno.EIO, str(body["path"])) from None
+            raise

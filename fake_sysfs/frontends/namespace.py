@@ -39,6 +39,7 @@ from fake_sysfs.errors import FakeSysfsError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from fake_sysfs.frontends.devioctl import IoctlServer
     from fake_sysfs.store import StateStore
 
 CLONE_NEWNS = 0x00020000
@@ -158,18 +159,56 @@ def run_emulated(store: StateStore, argv: list[str]) -> int:
         os.mkdir(mountpoint, 0o755)
         os.mkdir(host_dev, 0o755)
         daemon = fuse.spawn(store, mountpoint, host_dev=host_dev)
+        ioctls = _device_ioctls(store, top)
         try:
             env = dict(os.environ, FAKE_SYSFS_STATE=str(store.dir))
+            if ioctls is not None:
+                env.update(ioctls[1])
             return run(mountpoint, host_dev, argv, env)
         finally:
+            if ioctls is not None:
+                ioctls[0].stop()
             with contextlib.suppress(FakeSysfsError):
                 fuse.unmount(mountpoint)
             fuse.stop(daemon)
     finally:
         # rmdir only: never a recursive removal, which could reach into a live mount.
+        for name in _run_files(top):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(top, name))
         for path in (mountpoint, host_dev, top):
             with contextlib.suppress(OSError):
                 os.rmdir(path)
+
+
+def _run_files(top: str) -> list[str]:
+    """What a run leaves in its directory: the command's mounts tables, and shims built
+    there (when the cache was not safe to use)."""
+    try:
+        names = os.listdir(top)
+    except OSError:
+        return []
+    return [n for n in names if n.startswith(("devioctl-", "mounts.", "ioctl.sock"))]
+
+
+def _device_ioctls(store: StateStore, top: str) -> tuple[IoctlServer, dict[str, str]] | None:
+    """The ioctl server for the command's /dev/cxl/memN and /dev/nmemN, and what the
+    command's environment needs to reach it (the preloaded shim, the socket); None when no
+    shim can be built here (no C compiler): the nodes then cannot be opened, as on a mount."""
+    from fake_sysfs.frontends import devioctl
+
+    library = devioctl.shim_library(top)
+    if library is None:
+        return None
+    path = os.path.join(top, "ioctl.sock")
+    server = devioctl.IoctlServer(store, path)
+    server.start()
+    preload = os.environ.get("LD_PRELOAD")
+    env = {
+        devioctl.SOCKET_ENV: path,
+        "LD_PRELOAD": f"{library} {preload}" if preload else library,
+    }
+    return server, env
 
 
 def run(mountpoint: str, host_dev: str, argv: list[str], env: dict[str, str]) -> int:
@@ -193,6 +232,7 @@ def _child(mountpoint: str, host_dev: str, argv: list[str], env: dict[str, str])
             signal.signal(signum, signal.SIG_DFL)
         try:
             enter(mountpoint, host_dev)
+            _keep_from_host_tracefs(os.path.dirname(mountpoint))
         except OSError as e:
             where = f" ({e.filename})" if e.filename else ""
             hint = "" if os.geteuid() == 0 else "; it needs root or unprivileged user namespaces"
@@ -203,6 +243,40 @@ def _child(mountpoint: str, host_dev: str, argv: list[str], env: dict[str, str])
             _die(127 if isinstance(e, FileNotFoundError) else 126, f"{argv[0]}: {e.strerror}")
     finally:
         os._exit(SETUP_FAILED)
+
+
+#: The mounts-table line that names the emulated tracefs for libtracefs.
+TRACEFS_LINE = "tracefs /sys/kernel/tracing tracefs rw,nosuid,nodev,noexec,relatime 0 0\n"
+PR_CAPBSET_DROP = 24
+CAP_SYS_ADMIN = 21
+
+
+def _keep_from_host_tracefs(top: str) -> None:
+    """libtracefs (``cxl monitor``, v81's ``cxl list -L``) finds tracefs through the
+    mounts table and, when the table names none, mounts one: the host kernel's, whose
+    tracing is the whole machine's. So the command's own table (/proc/PID/mounts, which
+    exec keeps) names the emulated /sys/kernel/tracing first, and CAP_SYS_ADMIN leaves
+    the command's bounding set: nothing it runs can mount anything, the host's tracefs
+    included (a forked child sees the real table, finds no tracefs there maybe, and then
+    fails to mount rather than reaching the host)."""
+    with open("/proc/self/mounts") as f:
+        table = f.read()
+    path = os.path.join(top, f"mounts.{os.getpid()}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as f:
+        f.write(TRACEFS_LINE + table)
+    try:
+        mount(path, f"/proc/{os.getpid()}/mounts", None, MS_BIND)
+    except OSError:
+        if os.geteuid() == 0:
+            raise
+        # A user namespace may not cover procfs files; nor may it mount a tracefs.
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0 and os.geteuid() == 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), "CAP_SYS_ADMIN")
 
 
 def _die(code: int, message: str) -> None:

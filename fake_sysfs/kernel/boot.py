@@ -17,7 +17,7 @@ Ids: ports and endpoints share one allocator (lowest free); memdevs have their o
 
 from __future__ import annotations
 
-from fake_sysfs.kernel import core, hardware, memory
+from fake_sysfs.kernel import core, hardware, hmem, memory
 from fake_sysfs.kernel.regions import assemble_auto_region
 from fake_sysfs.kernel.state import Kernel
 from fake_sysfs.platform.model import Platform
@@ -29,6 +29,7 @@ def register_platform(platform: Platform) -> Kernel:
     memory.register_boot_memory(k)
     for dev in hardware.hardware_devices(k):
         core.device_add(k, dev, probe=False)
+    hmem.register_platform_device(k)
     return k
 
 

@@ -91,6 +91,12 @@ class DaxRegion:
     youngest: str = ""
     #: The first created device that has not been bound yet ("" when none).
     seed: str = ""
+    #: Key of the device that carries the ``dax_region/`` group: "" for a CXL region's
+    #: ``dax_regionN`` (and a static region, which has none), ``bus/platform/hmem.N`` for
+    #: dax_hmem's.
+    host: str = ""
+    #: The NUMA node the region's devices inherit from their parent (``numa_node``).
+    numa_node: int = -1
 
     def available(self) -> int:
         return self.size - sum(dev.size for dev in self.devices)
@@ -119,6 +125,21 @@ def _minor(k: Kernel) -> int:
 def _add_dax_device(k: Kernel, dax: DaxRegion, parent: str, dev: DaxDevice) -> None:
     dax.devices.append(dev)
     core.device_add(k, Device(dev.name, parent, "dax", "dax", devt=[DAX_MAJOR, dev.minor]))
+
+
+def add_dax_region(k: Kernel, dax: DaxRegion, parent: str, memmap_on_memory: int) -> None:
+    """Register ``dax`` and its first device ``daxN.0`` covering all of it, below the
+    device ``parent``; the dax bus then binds that device."""
+    k.dax_regions[dax.id] = dax
+    first = DaxDevice(
+        id=0,
+        region=dax.id,
+        ranges=[[dax.start, dax.size]],
+        minor=_minor(k),
+        align=dax.align,
+        memmap_on_memory=memmap_on_memory,
+    )
+    _add_dax_device(k, dax, parent, first)
 
 
 # -- cxl_dax_region: a bound RAM region's dax_regionN ------------------------------------------
@@ -158,7 +179,7 @@ CXL_DAX_REGION_DRIVER = cxl_driver(
 
 
 def _region_dev(k: Kernel, dax: DaxRegion) -> Device:
-    return k.devices[f"bus/cxl/dax_region{dax.id}"]
+    return k.devices[dax.host or f"bus/cxl/dax_region{dax.id}"]
 
 
 def region_id_show(k: Kernel, dax: DaxRegion) -> int:
@@ -236,8 +257,8 @@ def delete_store(k: Kernel, dax: DaxRegion, buf: bytes) -> None:
     core.device_unregister(k, k.dev(victim))
 
 
-def _dax_region_group(k: Kernel, dax: DaxRegion) -> dict[str, Node]:
-    """The ``dax_region/`` attribute group of a dynamic region."""
+def dax_region_group(k: Kernel, dax: DaxRegion) -> dict[str, Node]:
+    """The ``dax_region/`` attribute group of a dynamic region (on its host device)."""
     return {
         "id": show_attr(region_id_show, k, dax),
         "size": show_attr(region_size_show, k, dax),
@@ -252,7 +273,7 @@ def _dax_region_group(k: Kernel, dax: DaxRegion) -> dict[str, Node]:
 def _group(k: Kernel, region: Region) -> Node | None:
     # Present once the cxl_dax_region probe has made the DAX region.
     dax = k.dax_regions.get(region.id)
-    return None if dax is None else Dir(lambda: _dax_region_group(k, dax))
+    return None if dax is None else Dir(lambda: dax_region_group(k, dax))
 
 
 DAX_REGION: DeviceType[Region] = DeviceType(
@@ -292,6 +313,8 @@ def _match(driver: str, kmem_type: bool) -> Callable[[Kernel, Device], bool]:
     def match(k: Kernel, dev: Device) -> bool:
         if dev.name in k.dax_driver_ids.get(driver, []):
             return True
+        if not kmem_type and not k.platform.kmem:
+            return True  # a kernel without kmem: device_dax takes every device
         return k.dax_regions[dax_device_of(k, dev).region].kmem == kmem_type
 
     return match
@@ -432,6 +455,8 @@ KMEM_DRIVER = Driver(
     _match("kmem", kmem_type=True),
     _bus_probe(kmem_probe),
     kmem_remove,
+    # Absent from a kernel built without it (CONFIG_DEV_DAX_KMEM=n).
+    loaded=lambda k: k.platform.kmem,
     attrs=_id_files("kmem"),
 )
 DEVICE_DAX_DRIVER = Driver(
@@ -508,8 +533,10 @@ def _shrink(dev: DaxDevice, size: int) -> None:
 
 
 def _static(k: Kernel, dev: DaxDevice) -> bool:
-    """A static region (an nvdimm namespace's) has fixed devices; only a CXL RAM region's
-    DAX region, carried by ``dax_regionN``, is dynamic."""
+    """A static region (an nvdimm namespace's) has fixed devices; a CXL RAM region's DAX
+    region, carried by ``dax_regionN``, and dax_hmem's, carried by ``hmem.N``, are dynamic."""
+    if k.dax_regions[dev.region].host:
+        return False
     return f"bus/cxl/dax_region{dev.region}" not in k.devices
 
 
@@ -610,7 +637,7 @@ def resource_show(k: Kernel, dev: DaxDevice) -> str:
 
 
 def numa_node_show(k: Kernel, dev: DaxDevice) -> int:
-    return -1
+    return k.dax_regions[dev.region].numa_node
 
 
 def memmap_on_memory_show(k: Kernel, dev: DaxDevice) -> int:

@@ -1,11 +1,13 @@
 """``/proc/iomem``: the kernel's tree of physical memory resources, as far as the emulated
 platform has them.
 
-Top level: the boot RAM spans (``System RAM``) and the CXL windows (``CXL Window N``, as
-cxl_acpi names them, one per root decoder). Below a window: its regions that hold an HPA
-range (``regionN``). Below a RAM region: the ranges kmem reserved (``daxN.M``), each with
-its hot-added memory below it (``System RAM (kmem)``). Memory kmem could not give back
-stays listed until reboot, as on a real machine.
+Top level: the boot RAM spans (``System RAM``), the CXL windows (``CXL Window N``, as
+cxl_acpi names them, one per root decoder) and soft-reserved memory (``Soft Reserved``,
+holding what device_dax or kmem requested of it, named after the DAX device). Below a
+window: its regions that hold an HPA range (``regionN``). Below a RAM region: the ranges
+kmem reserved (``daxN.M``), each with its hot-added memory below it (``System RAM
+(kmem)``). Memory kmem could not give back stays listed until reboot, as on a real
+machine.
 
 The file is not part of /sys: a frontend that serves it (the FUSE mount, ``fake-sysfs
 run``, ``fake-sysfs show``) calls ``render``. Like the kernel, the text shows the addresses
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fake_sysfs.kernel.hmem import iomem_children
 from fake_sysfs.platform.model import GiB
 
 if TYPE_CHECKING:
@@ -70,6 +73,12 @@ def tree(k: Kernel) -> list[Resource]:
                 placed.append((region.start, end))
                 window.children.append(res)
             top.append(window)
+    for sr in k.platform.soft_reserved:
+        end = sr.start + sr.size - 1
+        held = [Resource(s, e, name) for s, e, name in iomem_children(k, sr.start, end)]
+        children = sorted(held + _kmem(k, sr.start, end), key=lambda r: r.start)
+        top.append(Resource(sr.start, end, "Soft Reserved", children))
+        placed.append((sr.start, end))
     # kmem ranges that no region holds any more (its region was torn down while the
     # memory stayed online) are still reserved.
     for res in _kmem(k, 0, (1 << 64) - 1):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 #: Bytes per stored page.
 PAGE = 4096
+_ZERO_PAGE = bytes(PAGE)
 
 
 def in_bounds(mem: Memdev, off: int, n: int) -> bool:
@@ -58,7 +59,7 @@ def lsa_write(k: Kernel, mem: Memdev, off: int, data: bytes) -> None:
         stored = mem.lsa.get(page)
         buf = bytearray(base64.b64decode(stored)) if stored is not None else bytearray(PAGE)
         buf[start : start + take] = data[pos - off : pos - off + take]
-        if any(buf):
+        if buf != _ZERO_PAGE:  # a C comparison; any() walks the page in Python
             mem.lsa[page] = base64.b64encode(bytes(buf)).decode("ascii")
         else:
             mem.lsa.pop(page, None)

@@ -66,6 +66,10 @@ class Memdev:
     #: Info blocks btt / pfn / dax claims wrote on the persistent media, by the DPA of
     #: their namespace's start (kernel.namespaces); labels are in ``lsa``.
     media: dict[str, InfoBlock] = field(default_factory=dict)
+    #: Wall-clock time (the kernel log's clock) the device last finished erasing its media
+    #: (sanitize, secure erase); 0 for never. The media's bytes are kept outside the kernel
+    #: state (fake_sysfs.media), which drops whatever was written before this time.
+    erased_at: float = 0.0
     #: What the device's mailbox answers from (fake_sysfs.kernel.mailbox).
     device: DeviceState = field(default_factory=DeviceState)
 

@@ -181,6 +181,9 @@ def boot_memory(platform: Platform) -> Memory:
     )
     if platform.style != "cxl_test":
         mem.possible_nodes = [0] + [1 + w for w in range(len(platform.windows))]
+    # SRAT describes the nodes of soft-reserved memory too.
+    extra = {sr.node for sr in platform.soft_reserved}
+    mem.possible_nodes = sorted(set(mem.possible_nodes) | extra)
     low = platform.system_ram if platform.system_ram < 0xB000_0000 else 2 * GiB
     spans = [(0, low), (4 * GiB, platform.system_ram - low)]
     bs = mem.block_size

@@ -45,5 +45,18 @@ def _module() -> Node:
     )
 
 
+def _builtin(parameters: dict[str, str]) -> Node:
+    """A built-in module shows only its parameters (no initstate: nothing was loaded)."""
+    params: dict[str, Node] = {name: Attr(0o444, value=value) for name, value in parameters.items()}
+    return static_dir({"parameters": static_dir(params), "uevent": uevent([])})
+
+
 def module_root(k: Kernel) -> dict[str, Node]:
-    return {name: _module() for name in MODULES}
+    names = [n for n in MODULES if n != "kmem" or k.platform.kmem]
+    found: dict[str, Node] = {name: _module() for name in names}
+    if k.platform.soft_reserved:
+        # dax_hmem, loaded for the hmem devices, and device_hmem, built in, whose
+        # ``disable`` parameter (hmem.disable=) would have kept them away.
+        found["dax_hmem"] = _module()
+        found["device_hmem"] = _builtin({"disable": "N"})
+    return dict(sorted(found.items()))

@@ -1,16 +1,31 @@
-"""Namespace labels in a CXL memdev's label storage area, as the nvdimm core keeps them
-(ndctl-daxctl.md 7.4; the CXL flavour the kernel writes for CXL nvdimms).
+"""Namespace labels in a CXL memdev's label storage area, as the nvdimm core of Linux v6.14
+keeps them (drivers/nvdimm/label.c, dimm.c; ndctl-daxctl.md 7.4).
+
+v6.14 writes a CXL nvdimm's labels in the EFI (UEFI 2.7, "v1.2") format, not the CXL one:
+the CXL accessors exist, but nothing sets the DIMM's ``cxl`` flag before the LSA 2.1 work
+that came after v6.14 (nvdimm_probe() leaves it false), so every nsl_*() helper takes its
+EFI branch.
 
 Layout: two index blocks, then ``nslot`` label slots of 256 bytes. An index block is the
 signature ``NAMESPACE_INDEX``, the label size code (1: 256 bytes), a sequence number
 (1 -> 2 -> 3 -> 1; 0 is invalid), its own and the other block's offset, where the labels
-start, the slot count, version 2.1, a fletcher64 checksum and a bitmap of free slots (set:
-free). The newer of the two valid blocks is current; an update writes the other one.
+start, the slot count, version 1.2 (what nd_label_write_index() writes for 256-byte
+labels; on reading, the version only decides the label size, so a 2.1 block is read as
+well), a fletcher64 checksum and a bitmap of free slots (set: free). The newer of the two
+valid blocks is current (best_seq(): block 1 on a tie); an update writes the other one.
 
-A CXL namespace label (256 bytes): the namespace type uuid, the namespace's uuid, its name,
-flags, the number of ranges, its position in the interleave set, the DPA and size of its
-range on this device, its slot, its alignment, the region uuid, the abstraction (claim
-class) uuid, the logical block size and a fletcher64 checksum.
+An EFI v1.2 label (256 bytes): the namespace's uuid, its name, flags, nlabel (the number
+of DIMMs in the interleave set), its position there, the interleave-set cookie, the
+logical block size, the DPA and size of its range on this DIMM, its slot, an alignment
+byte, the type GUID (the region's, zero for CXL), the abstraction GUID (claim class, GUID
+byte order) and a fletcher64 checksum. A label is valid when its slot field names its slot
+and its checksum holds (slot_valid()).
+
+An update is two passes over the member DIMMs (nd_pmem_namespace_label_update()): the
+first writes each DIMM's label with the UPDATING flag into the first free slot, the second
+writes it again, flags clear, into the next free slot; each pass frees the labels it
+replaces and writes the next index block, so a new namespace's label ends in the second
+free slot and the sequence number advances twice.
 
 The bytes go through kernel.lsa (``lsa_read`` / ``lsa_write``), the same store the
 mailbox's Get LSA / Set LSA use, so ``cxl read-labels`` sees what the nvdimm side wrote and
@@ -37,17 +52,22 @@ LABEL_SIZE = 256
 NSINDEX_ALIGN = 256
 NSINDEX_HEADER = 72
 SIGNATURE = b"NAMESPACE_INDEX\0"
-#: The namespace type uuid of a CXL pmem namespace label.
-CXL_NAMESPACE_TYPE = uuidlib.UUID("68bb2c0a-5a77-4937-9f85-3caf41a0f93c")
-#: Abstraction (claim class) uuids the nvdimm core records; labels of version 1.2 and later
-#: (CXL's 2.1 included) name a btt by the BTT2 uuid.
+#: NSLABEL_FLAG_UPDATING: set on the first pass of a label update, clear on the second.
+NSLABEL_FLAG_UPDATING = 0x8
+#: The index version nd_label_write_index() writes for 256-byte labels.
+INDEX_VERSION = (1, 2)
+#: Abstraction (claim class) GUIDs the nvdimm core records (to_abstraction_guid()), stored
+#: in GUID byte order; a CXL namespace's btt class is BTT2 (btt_claim_class(): no 1.1
+#: index here).
 CLAIM_UUIDS = {
     "btt": uuidlib.UUID("18633bfc-1735-4217-8ac9-17239282d3f8"),
     "pfn": uuidlib.UUID("266400ba-fb9f-4677-bcb0-968f11d0d225"),
     "dax": uuidlib.UUID("97a86d9c-3cdd-4eda-986f-5068b4f80088"),
 }
 _INDEX = struct.Struct("<16s3sBIQQQQIHHQ")
-_LABEL = struct.Struct("<16s16s64sIHHQQII16s16sH86sQ")
+#: struct nvdimm_efi_label: uuid, name, flags, nlabel, position, isetcookie, lbasize, dpa,
+#: rawsize, slot, align, reserved, type_guid, abstraction_guid, reserved, checksum.
+_LABEL = struct.Struct("<16s64sIHHQQQQIB3s16s16s88sQ")
 _NEXT_SEQ = {1: 2, 2: 3, 3: 1}
 
 
@@ -84,14 +104,15 @@ class Label:
     uuid: str
     name: str
     flags: int
-    nrange: int
+    nlabel: int
     position: int
+    isetcookie: int
+    lbasize: int
     dpa: int
     rawsize: int
-    align: int
-    region_uuid: str
+    #: The type GUID is zero (a CXL region's interleave set has none).
+    type_zero: bool
     claim: str
-    lbasize: int
 
 
 @dataclass
@@ -109,7 +130,9 @@ def _valid_index(raw: bytes, which: int, size: int, lsa_size: int) -> Index | No
     sig, _flags, labelsize, seq, myoff, mysize, otheroff, labeloff, nslot, major, minor, csum = (
         fields
     )
-    if sig != SIGNATURE or labelsize != 1 or (major, minor) != (2, 1):
+    # __nd_label_validate: from version 1.2 on the size code gives the label size; only
+    # 256-byte labels are CXL labels (a 1.1 block describes 128-byte ones).
+    if sig != SIGNATURE or labelsize != 1 or major * 100 + minor < 102:
         return None
     zeroed = raw[:64] + b"\0" * 8 + raw[72:size]
     if fletcher64(zeroed) != csum or seq & 3 == 0:
@@ -152,8 +175,9 @@ def _parse_index(raw: bytes, size: int, lsa_size: int) -> Index | None:
         if (idx := _valid_index(raw[which * size : (which + 1) * size], which, size, lsa_size))
     ]
     if len(found) == 2:
+        # best_seq(): block 1 wins a tie or when it is block 0's successor.
         a, b = found
-        return b if _NEXT_SEQ[a.seq] == b.seq else a
+        return b if a.seq == b.seq or _NEXT_SEQ[a.seq] == b.seq else a
     return found[0] if found else None
 
 
@@ -179,8 +203,7 @@ def _encode_index(index: Index, which: int, size: int) -> bytes:
         (1 - which) * size,
         2 * size,
         index.nslot,
-        2,
-        1,
+        *INDEX_VERSION,
         0,
     )
     raw = bytearray((header + bytes(index.free)).ljust(size, b"\0")[:size])
@@ -204,33 +227,36 @@ def init_index(k: Kernel, mem: Memdev) -> Index:
     free[: nslot // 8] = b"\xff" * (nslot // 8)
     if nslot % 8:
         free[nslot // 8] = (1 << (nslot % 8)) - 1
-    for which, seq in ((1, 2), (0, 3)):
+    for which, seq in ((0, 3), (1, 2)):
         lsa_write(k, mem, which * size, _encode_index(Index(which, seq, nslot, free), which, size))
-    return Index(0, 3, nslot, free)
+    # init_labels() leaves block 0 current and block 1 next, each as written: the first
+    # update numbers itself after the next block's sequence (2 -> 3), not the current's,
+    # so it writes block 1 with sequence 3 (the two blocks then tie; block 1 wins).
+    return Index(0, 2, nslot, free)
 
 
 def _decode_label(raw: bytes, slot: int) -> Label | None:
     fields = _LABEL.unpack(raw)
-    (typ, uid, name, flags, nrange, position, dpa, rawsize, lslot, align, region, abstraction,
-     lbasize, _reserved, csum) = fields  # fmt: skip
-    if uuidlib.UUID(bytes=typ) != CXL_NAMESPACE_TYPE or lslot != slot:
+    (uid, name, flags, nlabel, position, cookie, lbasize, dpa, rawsize, lslot, _align, _r,
+     type_guid, abstraction, _r2, csum) = fields  # fmt: skip
+    if lslot != slot:
         return None
     if fletcher64(raw[:248] + b"\0" * 8) != csum:
         return None
-    claim = next((k for k, v in CLAIM_UUIDS.items() if v.bytes == abstraction), "")
+    claim = next((k for k, v in CLAIM_UUIDS.items() if v.bytes_le == abstraction), "")
     return Label(
         slot=slot,
         uuid=str(uuidlib.UUID(bytes=uid)),
         name=name.split(b"\0", 1)[0].decode("utf-8", "replace"),
         flags=flags,
-        nrange=nrange,
+        nlabel=nlabel,
         position=position,
+        isetcookie=cookie,
+        lbasize=lbasize,
         dpa=dpa,
         rawsize=rawsize,
-        align=align,
-        region_uuid=str(uuidlib.UUID(bytes=region)),
+        type_zero=type_guid == bytes(16),
         claim=claim,
-        lbasize=lbasize,
     )
 
 
@@ -281,48 +307,93 @@ def used_slots(k: Kernel, mem: Memdev) -> int | None:
     return None if index is None else len(_used(index))
 
 
-def update(k: Kernel, mem: Memdev, remove: list[str], add: list[Label]) -> None:
-    """Free the slots of the labels of uuids ``remove``, write ``add`` into free slots and
-    commit the bitmap with the next index generation (the area is initialized first if it
-    holds no valid index, as the nvdimm core does on its first label write)."""
-    index = current_index(k, mem) or init_index(k, mem)
+def _slot_uuids(k: Kernel, mem: Memdev, index: Index) -> dict[int, bytes]:
+    """The uuid field of every slot in use (the nvdimm core frees by uuid; no decoding)."""
     size, _ = geometry(mem.lsa_size)
-    gone = {uuidlib.UUID(u).bytes for u in remove}
     used = _used(index)
-    if used and gone:
-        # Only the uuid field decides (the nvdimm core frees by label id); no decoding.
-        base = 2 * size + used[0] * LABEL_SIZE
-        span = lsa_read(k, mem, base, (used[-1] - used[0] + 1) * LABEL_SIZE)
-        for slot in used:
-            at = (slot - used[0]) * LABEL_SIZE
-            if span[at + 16 : at + 32] in gone:
-                _set_free(index, slot, True)
+    if not used:
+        return {}
+    base = 2 * size + used[0] * LABEL_SIZE
+    span = lsa_read(k, mem, base, (used[-1] - used[0] + 1) * LABEL_SIZE)
+    return {
+        slot: span[(slot - used[0]) * LABEL_SIZE : (slot - used[0]) * LABEL_SIZE + 16]
+        for slot in used
+    }
+
+
+def _label_pass(k: Kernel, mem: Memdev, index: Index, add: list[Label], reap: set[bytes]) -> None:
+    """One __pmem_label_update(): write ``add`` into the first free slots, free the slots
+    that held the uuids in ``reap`` before this pass, commit the next index block."""
+    size, _ = geometry(mem.lsa_size)
+    before = _slot_uuids(k, mem, index)
     for label in add:
-        slot = next(s for s in range(index.nslot) if _slot_free(index, s))
+        slot = next((s for s in range(index.nslot) if _slot_free(index, s)), None)
+        if slot is None:
+            raise ValueError("no free label slot")
         label.slot = slot
         lsa_write(k, mem, 2 * size + slot * LABEL_SIZE, _encode_label(label))
         _set_free(index, slot, False)
+    for slot, uid in before.items():
+        if uid in reap:
+            _set_free(index, slot, True)
+    _write_index(k, mem, index)
+
+
+def free_slots(k: Kernel, mem: Memdev) -> int:
+    """Free slots of the current index (nd_label_nfree), or every slot without an index."""
+    index = current_index(k, mem)
+    if index is None:
+        return geometry(mem.lsa_size)[1]
+    return index.nslot - len(_used(index))
+
+
+def write_labels(k: Kernel, mem: Memdev, add: list[Label], reap: list[str]) -> None:
+    """nd_pmem_namespace_label_update() on one DIMM: the two passes (UPDATING, then clear),
+    each replacing the labels of ``add``'s uuid and of the uuids in ``reap`` (a name the
+    namespace had before). The area is initialized first if it holds no valid index
+    (init_labels)."""
+    index = current_index(k, mem) or init_index(k, mem)
+    gone = {uuidlib.UUID(u).bytes for u in reap} | {uuidlib.UUID(lb.uuid).bytes for lb in add}
+    for flags in (NSLABEL_FLAG_UPDATING, 0):
+        for label in add:
+            label.flags = flags
+        _label_pass(k, mem, index, add, gone)
+
+
+def delete_labels(k: Kernel, mem: Memdev, uuid: str) -> None:
+    """del_labels(): free the slots of ``uuid`` and commit the next index block (even if
+    none was freed); an area without a valid index is left alone."""
+    index = current_index(k, mem)
+    if index is None:
+        return
+    gone = uuidlib.UUID(uuid).bytes
+    for slot, uid in _slot_uuids(k, mem, index).items():
+        if uid == gone:
+            _set_free(index, slot, True)
     _write_index(k, mem, index)
 
 
 def _encode_label(label: Label) -> bytes:
+    """__pmem_label_update(): a zeroed label with the namespace's fields (the type GUID and
+    the alignment byte stay zero), then the checksum."""
     claim = CLAIM_UUIDS.get(label.claim)
     raw = bytearray(
         _LABEL.pack(
-            CXL_NAMESPACE_TYPE.bytes,
             uuidlib.UUID(label.uuid).bytes,
             label.name.encode()[:63].ljust(64, b"\0"),
             label.flags,
-            label.nrange,
+            label.nlabel,
             label.position,
+            label.isetcookie,
+            label.lbasize,
             label.dpa,
             label.rawsize,
             label.slot,
-            label.align,
-            uuidlib.UUID(label.region_uuid).bytes,
-            claim.bytes if claim is not None else bytes(16),
-            label.lbasize,
-            bytes(86),
+            0,
+            bytes(3),
+            bytes(16),
+            claim.bytes_le if claim is not None else bytes(16),
+            bytes(88),
             0,
         )
     )

@@ -2,10 +2,13 @@
 (kernel-sysfs.md 3.4.3), and its driver nd_region.
 
 cxl_pmem_region's probe builds the region from the CXL region: one mapping per target in
-position order, the interleave-set cookie, the 16 MiB default alignment. nd_region's probe
-brings up the namespaces the member DIMMs' labels describe, then the seeds: an empty
-namespace and one btt, pfn and nd dax device to configure. Its remove unregisters them all;
-the labels stay on the DIMMs, so enabling the region again brings the namespaces back.
+position order, the interleave-set cookie, the 16 MiB default alignment, numa_node from
+memory_add_physaddr_to_nid() and target_node from phys_to_target_node() of its start.
+nd_region's probe (checked against Linux v6.14's region.c, region_devs.c and
+namespace_devs.c) plants the seeds, one btt, pfn and nd dax device to configure, and
+registers the namespaces the member DIMMs' labels describe, or an empty one when none do;
+the first is the namespace seed. Its remove unregisters them all; the labels stay on the
+DIMMs, so enabling the region again brings the namespaces back.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fake_sysfs.errors import errno, kerr
-from fake_sysfs.kernel import core, namespaces
+from fake_sysfs.kernel import core, namespaces, nd_labels
 from fake_sysfs.kernel.attrs import const, kstrtobool, kstrtoull, show_only, show_store
 from fake_sysfs.kernel.core import Device, DeviceType, Driver
 from fake_sysfs.kernel.nd_state import NdMapping, NdRegion
@@ -101,19 +104,30 @@ def nd_region_probe(k: Kernel, dev: Device) -> None:
     nd.namespaces.clear()
     nd.claims.clear()
     nd.ns_seed = nd.btt_seed = nd.pfn_seed = nd.dax_seed = -1
-    restored = namespaces.namespaces_from_labels(k, nd)
+    try:
+        restored = namespaces.namespaces_from_labels(k, nd)
+    except namespaces.LabelError as e:
+        # scan_labels() gives up: no namespace is registered and the probe fails.
+        k.log.err(dev, str(e))
+        k.log.dbg(dev, "invalid label(s)")
+        raise kerr(errno.ENODEV) from None
     for ns in restored:
         nd.namespaces.append(ns)
     if not restored:
         nd.namespaces.append(namespaces.new_namespace(nd))
     nd.ns_seed = nd.namespaces[0].index
-    for ns in list(nd.namespaces):
-        namespaces.register_namespace(k, nd, ns)
+    # nd_region_probe(): ns_active is how many namespace devices were registered (every
+    # one here), ns_count that plus the ones that failed to register (none); a region with
+    # no label publishes its seed, so a fresh region reads "1/1". Counted before the
+    # namespaces probe (their registration is asynchronous; seeds they advance come later).
+    nd.init_active = nd.init_count = len(nd.namespaces)
+    # The seeds take their ids at once (nd_btt_create() & co. allocate them in the
+    # probe); a claim a namespace's info block brings back comes later and gets the next.
     nd.btt_seed = namespaces.create_claim(k, nd, "btt").id
     nd.pfn_seed = namespaces.create_claim(k, nd, "pfn").id
     nd.dax_seed = namespaces.create_claim(k, nd, "dax").id
-    nd.init_active = sum(1 for ns in nd.namespaces if namespaces.ns_active(k, nd, ns))
-    nd.init_count = len(nd.namespaces)
+    for ns in list(nd.namespaces):
+        namespaces.register_namespace(k, nd, ns)
 
 
 def nd_region_remove(k: Kernel, dev: Device) -> None:
@@ -150,12 +164,11 @@ def align_show(k: Kernel, nd: NdRegion) -> str:
 
 @namespaces.explained("align")
 def align_store(k: Kernel, nd: NdRegion, buf: bytes) -> None:
-    """The region-wide namespace alignment: per mapping a power of two of at least a page,
-    dividing evenly, no larger than the region; EBUSY while namespaces are sized."""
+    """align_store(): the region-wide namespace alignment: per mapping a power of two of
+    at least a page, dividing evenly, no larger than the region. Sized namespaces do not
+    stop it (allocations made before keep their places)."""
     value = kstrtoull(buf, 0)
     ways = nd.ways
-    if any(ns.per_mapping() for ns in nd.namespaces):
-        raise kerr(errno.EBUSY)
     per = value // ways
     if value % ways or per < PAGE_SIZE or per & (per - 1) or value > nd.size:
         k.log.dbg(k.dev(nd), f"invalid align {value:#x}")
@@ -175,16 +188,34 @@ def set_cookie_show(k: Kernel, nd: NdRegion) -> str:
     return f"{nd.cookie:#x}"
 
 
+def _busy_dpa(k: Kernel, nd: NdRegion) -> list[list[int]] | None:
+    """The DPA the member DIMMs hold for namespaces, relative to the mapping: the region's
+    namespaces while it is enabled; while it is not, what the DIMMs reserved from their
+    labels when they were probed (nd_label_reserve_dpa(): every valid label's range)."""
+    if k.dev(nd).driver:
+        return None
+    first = nd.mappings[0]
+    labels = nd_labels.read_labels(k, k.memdevs[first.memdev])
+    return [
+        [lb.dpa - first.start, lb.rawsize]
+        for lb in labels
+        if first.start <= lb.dpa < first.start + first.size
+    ]
+
+
 def available_size_show(k: Kernel, nd: NdRegion) -> int:
-    if not k.dev(nd).driver:
+    """nd_region_available_dpa(): 0 while a member DIMM is disabled; it does not look at
+    whether the region itself is enabled."""
+    if not nd.mappings or not all(_dimm_enabled(k, m) for m in nd.mappings):
         return 0
-    return namespaces.available_dpa(nd)
+    return namespaces.available_dpa(nd, _busy_dpa(k, nd))
 
 
 def max_available_extent_show(k: Kernel, nd: NdRegion) -> int:
-    if not k.dev(nd).driver:
+    """nd_region_allocatable_dpa(), with the same inputs as available_size."""
+    if not nd.mappings or not all(_dimm_enabled(k, m) for m in nd.mappings):
         return 0
-    return namespaces.max_extent(nd)
+    return namespaces.max_extent(nd, _busy_dpa(k, nd))
 
 
 def _seed(k: Kernel, nd: NdRegion, kind: str, cid: int) -> str:
@@ -253,8 +284,16 @@ def _mappings(k: Kernel, nd: NdRegion) -> dict[str, Node]:
     }
 
 
-def _empty() -> bytes:
-    return b""
+def _badblocks(k: Kernel, nd: NdRegion) -> Node:
+    """region_badblocks_show(): one line per bad range (none here, so an empty file with no
+    newline); ENXIO while the region is not enabled."""
+
+    def show() -> bytes:
+        if not k.dev(nd).driver:
+            raise kerr(errno.ENXIO)
+        return b""
+
+    return Attr(0o444, show=show)
 
 
 ND_REGION: DeviceType[NdRegion] = DeviceType(
@@ -279,7 +318,7 @@ ND_REGION: DeviceType[NdRegion] = DeviceType(
         "deep_flush": const(0),
         "persistence_domain": show_only(persistence_domain_show),
         "resource": show_only(resource_show, 0o400),
-        "badblocks": lambda k, nd: Attr(0o444, show=_empty),
+        "badblocks": _badblocks,
         "numa_node": show_only(numa_node_show),
         "target_node": show_only(target_node_show),
     },

@@ -14,8 +14,10 @@ NULL_UUID = "00000000-0000-0000-0000-000000000000"
 #: Sector sizes a pmem namespace and a btt support (the nvdimm core's tables, PMEM side).
 NS_SECTOR_SIZES = (512, 4096)
 BTT_SECTOR_SIZES = (512, 520, 528, 4096, 4104, 4160, 4224)
-#: Alignments pfn and nd dax devices support on x86-64: the page and the PMD size.
-SUPPORTED_ALIGNMENTS = (4096, 2 << 20)
+#: Alignments pfn and nd dax devices support on x86-64 (nd_pfn_supported_alignments()):
+#: the page, the PMD size with transparent huge pages, and the PUD size, as x86-64 selects
+#: HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD (only powerpc overrides has_transparent_pud_hugepage).
+SUPPORTED_ALIGNMENTS = (4096, 2 << 20, 1 << 30)
 
 
 @dataclass
@@ -97,7 +99,8 @@ class NdRegion:
     btt_seed: int = -1
     pfn_seed: int = -1
     dax_seed: int = -1
-    #: init_namespaces: how many namespaces the last probe found, and how many came up.
+    #: init_namespaces: how many namespace devices the last probe registered, and that
+    #: plus how many failed to (nd_region_probe's ns_active / ns_count).
     init_active: int = 0
     init_count: int = 0
 

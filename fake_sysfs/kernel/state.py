@@ -9,6 +9,7 @@ from fake_sysfs import codec
 from fake_sysfs.kernel.core import Device
 from fake_sysfs.kernel.dax import DaxRegion
 from fake_sysfs.kernel.decoders import Decoder
+from fake_sysfs.kernel.hmem import Hmem
 from fake_sysfs.kernel.log import Log
 from fake_sysfs.kernel.memdevs import Memdev
 from fake_sysfs.kernel.memory import Memory
@@ -91,6 +92,8 @@ class Kernel:
     memdevs: dict[int, Memdev] = field(default_factory=dict)
     regions: dict[int, Region] = field(default_factory=dict)
     dax_regions: dict[int, DaxRegion] = field(default_factory=dict)
+    #: dax_hmem's ``hmem.N`` devices, by memregion id (kernel.hmem).
+    hmem: dict[int, Hmem] = field(default_factory=dict)
     #: The dax drivers' id lists (``new_id`` / ``remove_id``), newest first, by driver.
     dax_driver_ids: dict[str, list[str]] = field(default_factory=dict)
     bridges: list[NvdimmBridge] = field(default_factory=list)
@@ -142,7 +145,8 @@ class Kernel:
         return True
 
     def allocated_region_ids(self) -> set[int]:
-        used = set(self.regions)
+        # One memregion id space: CXL regions, the ids root decoders hold, dax_hmem's.
+        used = set(self.regions) | set(self.hmem)
         root = self.root()
         if root is not None:
             used.update(d.next_region for d in root.decoders if d.next_region >= 0)

@@ -26,9 +26,12 @@ class Attr(Node):
     or raises KernfsError with the kernel's errno.
 
     A ``pure`` store only validates and waits (``bus/cxl/flush``, ``uevent``): it never
-    changes kernel state, so frontends need not run it as a state transaction."""
+    changes kernel state, so frontends need not run it as a state transaction. ``same``,
+    when given, says of the bytes of one store that it would leave the state as it is (a
+    switch set to what it is already, or a value the store refuses without a word): such
+    a store is pure too."""
 
-    __slots__ = ("mode", "pure", "show", "store", "value")
+    __slots__ = ("mode", "pure", "same", "show", "store", "value")
 
     def __init__(
         self,
@@ -37,14 +40,20 @@ class Attr(Node):
         store: Store | None = None,
         pure: bool = False,
         value: object = None,
+        same: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.mode = mode
         self.show = show
         self.store = store
         self.pure = pure
+        self.same = same
         #: Shown as ``value`` plus newline when there is no ``show``; formatted only when
         #: read, which keeps drawing a directory cheap.
         self.value = value
+
+    def pure_for(self, data: bytes) -> bool:
+        """Whether storing ``data`` changes no kernel state."""
+        return self.pure or (self.same is not None and self.same(data))
 
     def read(self) -> bytes:
         if self.show is not None:

@@ -171,6 +171,18 @@ class AutoRegion:
 
 
 @dataclass
+class SoftReserved:
+    """A range firmware marked EFI_MEMORY_SP ("specific purpose": HBM, or memory set apart
+    with ``efi_fake_mem=``): Linux leaves it out of System RAM and dax_hmem offers it as a
+    DAX region (``hmem.N``). ``node`` is the NUMA node SRAT gives the range (its target
+    node)."""
+
+    start: int
+    size: int
+    node: int = 0
+
+
+@dataclass
 class Platform:
     name: str
     style: Style = "acpi"
@@ -187,6 +199,11 @@ class Platform:
     #: memhp_default_state= command line sets it): offline, online, online_kernel or
     #: online_movable.
     memory_online: str = "offline"
+    #: Soft-reserved memory ranges (dax_hmem's), in address order.
+    soft_reserved: list[SoftReserved] = field(default_factory=list)
+    #: Whether the kernel has the kmem driver (CONFIG_DEV_DAX_KMEM). Without it device_dax
+    #: takes every DAX device, and none can become System RAM.
+    kmem: bool = True
     #: Where windows without an explicit base are placed, first fit, 256 MiB aligned.
     window_pool: int = 0x10_0000_0000
     description: str = ""

@@ -3,7 +3,8 @@
 The ``qemu-*`` presets are QEMU command lines (the examples of QEMU's CXL documentation,
 with serial numbers), parsed by :mod:`fake_sysfs.platform.qemu` exactly as a user's own
 command line would be. ``cxl_test`` and ``cxl_test-xor`` reproduce the kernel's mock
-topology (tools/testing/cxl). ``scale-N`` and ``scale:HxRxS`` generate large platforms.
+topology (tools/testing/cxl). ``hmem`` and ``hmem-devdax`` are a machine with
+soft-reserved memory for dax_hmem. ``scale-N`` and ``scale:HxRxS`` generate large platforms.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fake_sysfs.platform.model import (
     MiB,
     Platform,
     RootPort,
+    SoftReserved,
     Switch,
     SwitchPort,
     Type3Device,
@@ -382,11 +384,33 @@ def scale(shape: ScaleShape, name: str) -> Platform:
     )
 
 
+#: Where the hmem presets' soft-reserved memory lies, and how much (a multiple of 1 GiB, so
+#: that a 1 GiB aligned DAX device fits, as daxctl-create.sh asks for).
+HMEM_BASE = 8 * GiB
+HMEM_SIZE = 4 * GiB
+
+
+def hmem(name: str, *, kmem: bool) -> Platform:
+    """A machine with one soft-reserved range (HBM-like, on memory-only node 1) beside a
+    CXL host bridge with one RAM expander and no window: so that the CXL root decoders
+    take no memregion id and dax_hmem's region is ``hmem.0``, DAX region 0."""
+    device = Type3Device(ram_size=512 * MiB, serial=1)
+    return Platform(
+        name=name,
+        host_bridges=[HostBridge(uid=0, root_ports=[RootPort(port=0, device=device)], bus_nr=12)],
+        soft_reserved=[SoftReserved(start=HMEM_BASE, size=HMEM_SIZE, node=1)],
+        kmem=kmem,
+        description=PRESET_DESCRIPTIONS[name],
+    )
+
+
 #: Every named preset and what it is, in listing order.
 PRESET_DESCRIPTIONS = {
     **{name: description for name, (_, description) in QEMU_PRESETS.items()},
     "cxl_test": "the kernel's cxl_test mock topology, with its auto region",
     "cxl_test-xor": "the kernel's cxl_test mock topology with XOR interleave windows",
+    "hmem": "4 GiB of soft-reserved memory (dax_hmem), as System RAM through kmem",
+    "hmem-devdax": "4 GiB of soft-reserved memory (dax_hmem), a kernel without kmem",
     **{f"scale-{n}": f"a generated platform with {n} memdevs" for n in _SCALE_SIZES},
 }
 
@@ -405,6 +429,8 @@ def load_preset(name: str) -> Platform:
         return platform
     if name in ("cxl_test", "cxl_test-xor"):
         return finalize(cxl_test(xor=name.endswith("xor")))
+    if name in ("hmem", "hmem-devdax"):
+        return finalize(hmem(name, kmem=name == "hmem"))
     shape = scale_shape(name)
     if shape is not None:
         return finalize(scale(shape, name))

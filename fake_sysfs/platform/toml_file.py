@@ -37,6 +37,7 @@ from fake_sysfs.platform.model import (
     HostBridge,
     Platform,
     RootPort,
+    SoftReserved,
     Switch,
     SwitchPort,
     Type3Device,
@@ -335,6 +336,16 @@ def _auto_region(r: _Reader) -> AutoRegion:
     return auto
 
 
+def _soft_reserved(r: _Reader) -> SoftReserved:
+    sr = SoftReserved(
+        start=r.get_size("start"),
+        size=r.get_size("size"),
+        node=r.get_int("node", 0, lo=0, hi=MAX_NUMA_NODE),
+    )
+    r.done()
+    return sr
+
+
 def parse_platform(data: Table, name: str) -> Platform:
     r = _Reader(data, "")
     style = r.get_str("style", "acpi")
@@ -352,6 +363,7 @@ def parse_platform(data: Table, name: str) -> Platform:
         system_ram=r.get_size("system_ram", 4 << 30),
         cpus=r.get_int("cpus", 4, lo=1, hi=MAX_CPUS),
         memory_online=r.get_str("memory_online", "offline"),
+        kmem=r.get_bool("kmem", True),
     )
     if platform.memory_online not in MEMORY_ONLINE:
         choices = ", ".join(f'"{c}"' for c in MEMORY_ONLINE)
@@ -363,6 +375,7 @@ def parse_platform(data: Table, name: str) -> Platform:
     platform.host_bridges = [_host_bridge(h) for h in r.tables("host_bridge")]
     platform.windows = [_window(w) for w in r.tables("window")]
     platform.auto_regions = [_auto_region(a) for a in r.tables("auto_region")]
+    platform.soft_reserved = [_soft_reserved(s) for s in r.tables("soft_reserved")]
     r.done()
     _check_labels(platform)
     return finalize(platform)

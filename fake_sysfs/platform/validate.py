@@ -25,6 +25,7 @@ from fake_sysfs.platform.model import (
     WINDOW_WAYS,
     HostBridge,
     Platform,
+    SoftReserved,
     Switch,
     Type3Device,
 )
@@ -47,6 +48,10 @@ MAX_HOST_BRIDGES = 256
 #: Fixed memory windows (root decoders), and firmware-committed regions.
 MAX_WINDOWS = 256
 MAX_AUTO_REGIONS = 1024
+#: Soft-reserved ranges (each an hmem device and DAX region).
+MAX_SOFT_RESERVED = 64
+#: dax_hmem's DAX regions are PMD aligned: alloc_dax_region refuses a range that is not.
+SOFT_RESERVED_ALIGN = 2 << 20
 #: Memory blocks of boot RAM and of volatile firmware-committed regions: 8 TiB of 128 MiB
 #: blocks (Linux's default size; it uses 2 GiB blocks from 64 GiB of RAM up).
 MAX_MEMORY_BLOCKS = 65536
@@ -92,6 +97,7 @@ def finalize(platform: Platform) -> Platform:
         )
     _check_host_bridges(platform)
     _check_windows(platform)
+    _check_soft_reserved(platform)
     assign_paths(platform)
     _check_unique_paths(platform)
     _check_auto_regions(platform)
@@ -289,7 +295,8 @@ def _check_host_bridges(platform: Platform) -> None:
 
 def _check_windows(platform: Platform) -> None:
     uids = {hb.uid: hb for hb in platform.host_bridges}
-    if not platform.windows:
+    if not platform.windows and not platform.soft_reserved:
+        # A machine whose only special memory is soft-reserved needs no CXL window.
         raise PlatformError(f"platform {platform.name!r}: no CXL fixed memory window")
     placed: list[tuple[int, int, int]] = []  # (start, end, window index), sorted
     for index, win in enumerate(platform.windows):
@@ -353,6 +360,44 @@ def _check_windows(platform: Platform) -> None:
                     f"window {index}: ends beyond the 52-bit physical address space"
                 )
             bisect.insort(placed, (base, base + win.size, index))
+
+
+def _check_soft_reserved(platform: Platform) -> None:
+    """Soft-reserved ranges: PMD aligned, inside the physical address space, clear of boot
+    RAM, of the CXL windows (a range inside one is CXL's to claim, not dax_hmem's) and of
+    each other; their node a valid NUMA node."""
+    if len(platform.soft_reserved) > MAX_SOFT_RESERVED:
+        raise PlatformError(
+            f"platform {platform.name!r}: {len(platform.soft_reserved)} soft-reserved ranges "
+            f"exceed the limit of {MAX_SOFT_RESERVED}"
+        )
+    ram = platform.system_ram
+    low = ram if ram < 0xB000_0000 else 2 << 30
+    taken: list[tuple[int, int, str]] = [(0, low, "boot RAM")]
+    if ram > low:
+        taken.append((4 << 30, _ram_end(ram), "boot RAM"))
+    for index, win in enumerate(platform.windows):
+        assert win.base is not None
+        taken.append((win.base, win.base + win.size, f"window {index}"))
+    for index, sr in enumerate(platform.soft_reserved):
+        where = f"soft_reserved {index}"
+        _check_one_soft_reserved(sr, where)
+        for start, end, what in taken:
+            if sr.start < end and start < sr.start + sr.size:
+                raise PlatformError(f"{where}: overlaps {what}")
+        taken.append((sr.start, sr.start + sr.size, where))
+    platform.soft_reserved.sort(key=lambda sr: sr.start)
+
+
+def _check_one_soft_reserved(sr: SoftReserved, where: str) -> None:
+    if sr.size <= 0 or sr.size % SOFT_RESERVED_ALIGN:
+        raise PlatformError(f"{where}: size {_sz(sr.size)} is not a positive multiple of 2M")
+    if sr.start < 0 or sr.start % SOFT_RESERVED_ALIGN:
+        raise PlatformError(f"{where}: start {_sz(sr.start)} is not 2M aligned")
+    if sr.start + sr.size > PHYS_ADDR_LIMIT:
+        raise PlatformError(f"{where}: ends beyond the 52-bit physical address space")
+    if not 0 <= sr.node <= MAX_NUMA_NODE:
+        raise PlatformError(f"{where}: node {sr.node} is not in 0..{MAX_NUMA_NODE}")
 
 
 def _check_unique_paths(platform: Platform) -> None:
@@ -491,6 +536,9 @@ def _check_memory_blocks(platform: Platform) -> None:
         base = win.base if auto.base is None else auto.base
         if auto.mode == "ram" and win.base <= base and base + auto.size <= win.base + win.size:
             count += _blocks(base, auto.size, block, whole=True)
+    for sr in platform.soft_reserved:
+        # kmem adds them as memory blocks.
+        count += _blocks(sr.start, sr.size, block, whole=True)
     if count > MAX_MEMORY_BLOCKS:
         raise PlatformError(
             f"platform {platform.name!r}: {count} memory blocks of {_sz(block)} exceed the "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 
 from pycxl.sysfs.base import Sysfs
 from pycxl.util.cparse import ULLONG_MAX, scan_int, scan_int_pair, strtoll, strtoull, to_int
@@ -276,8 +277,18 @@ class DaxDevice:
             return 0
         # Loading the module is left to the system: it is built in or loaded (libkmod
         # finds it live in /sys/module and does nothing); upstream says it tries.
-        log.dbg("daxctl_insert_kmod_for_mode", f"{name} inserting module: {MODULES[mode]}\n")
-        rc = self._bind(MODULES[mode])
+        module = MODULES[mode]
+        log.dbg("daxctl_insert_kmod_for_mode", f"{name} inserting module: {module}\n")
+        if not self.sysfs.exists(f"/sys/module/{module}"):
+            # Neither loaded nor built in (a kernel without kmem): libkmod finds no module
+            # to load and says so on its own, then libdaxctl gives up with its -ENOENT.
+            sys.stderr.write(
+                "libkmod: ERROR ../libkmod/libkmod-module.c:895 kmod_module_insert_module: "
+                f"could not find module by name='{module}'\n"
+            )
+            log.err("daxctl_insert_kmod_for_mode", f"{name}: insert failure: {-errno.ENOENT}\n")
+            return -errno.ENOENT
+        rc = self._bind(module)
         if not self.is_enabled():
             log.err("daxctl_dev_enable", f"{name}: failed to enable\n")
             return rc if rc else -errno.ENXIO

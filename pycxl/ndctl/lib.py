@@ -142,9 +142,10 @@ class Device:
         return self.sysfs.is_link(f"{self.path}/driver")
 
     def block_device(self) -> str:
-        """The name of the block device below ``block/``, or ""."""
-        names = _scan(self.sysfs, f"{self.path}/block", "")
-        return names[-1] if names else ""
+        """The name of the one block device below ``block/``; "" when there is none, or
+        more than one (libndctl's get_block_device)."""
+        names = [n for n in _scan(self.sysfs, f"{self.path}/block", "") if n[:1] != "."]
+        return names[0] if len(names) == 1 else ""
 
 
 class Bus(Device):
@@ -446,7 +447,9 @@ class Namespace(Device):
 
     def enable(self) -> int:
         """ndctl_namespace_enable: bind the namespace, then see whether it or a claim
-        came up."""
+        came up. One enabled already is left alone."""
+        if self.is_enabled():
+            return 0
         self.ctx.bind(self.devname)
         self.region.rescan()
         if self.is_enabled() or any(c.is_enabled() for c in self.claims()):
@@ -466,7 +469,18 @@ class Namespace(Device):
         return 0
 
     def delete(self) -> int:
+        """ndctl_namespace_delete: free the capacity of a labelled namespace (size 0); an
+        enabled one is busy, a label-less one has nothing to free."""
+        if self.is_enabled():
+            return -16  # EBUSY
+        if self.nstype not in (ND_DEVICE_NAMESPACE_PMEM, ND_DEVICE_NAMESPACE_BLK):
+            self.ctx.log.dbg(
+                "ndctl_namespace_delete",
+                f"{self.devname}: nstype: {self.nstype} not deletable\n",
+            )
+            return 0
         rc = self.write("size", "0\n")
+        # Writing 0 to a namespace already deleted is refused (ENXIO): nothing was left.
         return 0 if rc == -errno_ENXIO else rc
 
 

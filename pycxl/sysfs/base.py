@@ -9,6 +9,12 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 
+# typing would cost every run its import: type-only names stay here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pycxl.sysfs.block import BlockIO
+    from pycxl.sysfs.ndioctl import NdControl
+
 
 class DevStat:
     """stat() of a /dev node. (A plain class: dataclasses would cost every run its import.)"""
@@ -118,12 +124,27 @@ class Sysfs(ABC):
     def open_dev(self, path: str) -> int:
         """open(O_RDWR) of a /dev node, returning a file descriptor."""
 
+    def open_block(self, path: str, flags: int) -> BlockIO:
+        """open() of the block device node ``path`` (``/dev/pmem0``) with ``flags``
+        (``os.O_RDWR | os.O_EXCL`` ...), as upstream opens a namespace's disk. By default
+        the node where ``host_path`` puts it (on a real system: itself)."""
+        from pycxl.sysfs.block import FileBlockIO
+
+        return FileBlockIO(self.host_path(path), flags)
+
     def mailbox(self, path: str, devnum: tuple[int, int]) -> Mailbox:
         """The ioctls of the /dev node ``path``, which must be the character device
         ``devnum`` (major, minor) when opened. By default the real ioctls."""
         from pycxl.sysfs.ioctl import IoctlMailbox
 
         return IoctlMailbox(self.open_dev, path, devnum)
+
+    def nd_control(self, path: str, devnum: tuple[int, int]) -> NdControl:
+        """The label ioctls of the NVDIMM node ``path`` (``/dev/nmemN``), which must be the
+        character device ``devnum`` when opened. By default the real ioctls."""
+        from pycxl.sysfs.ndioctl import IoctlNdControl
+
+        return IoctlNdControl(self.open_dev, path, devnum)
 
     def write_stream(self, path: str, data: bytes) -> None:
         """Open ``path`` once and write all of ``data``, as stdio's fwrite and fflush do
@@ -142,6 +163,32 @@ class Sysfs(ABC):
             poller = select.poll()
             poller.register(fd, 0)
             return 1 if poller.poll(timeout_ms if timeout_ms >= 0 else None) else 0
+        finally:
+            os.close(fd)
+
+    # -- tracefs: instance directories and the trace pipes -----------------------------
+
+    def host_path(self, path: str) -> str:
+        """Where ``path`` is on this machine (the real /sys: itself)."""
+        return path
+
+    def mkdir(self, path: str) -> None:
+        """mkdir() (a tracefs instance: ``<tracing>/instances/<name>``)."""
+        os.mkdir(self.host_path(path))
+
+    def rmdir(self, path: str) -> None:
+        """rmdir() (a tracefs instance)."""
+        os.rmdir(self.host_path(path))
+
+    def read_pipe(self, path: str, size: int) -> bytes:
+        """One non-blocking read() of up to ``size`` bytes of a trace pipe (``trace_pipe``,
+        ``per_cpu/cpuN/trace_pipe_raw``), which consumes what it returns; b"" when there
+        is nothing to read."""
+        fd = os.open(self.host_path(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            return os.read(fd, size)
+        except BlockingIOError:
+            return b""
         finally:
             os.close(fd)
 

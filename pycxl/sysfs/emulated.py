@@ -20,6 +20,8 @@ TYPE_CHECKING = False  # typing costs every run its import
 if TYPE_CHECKING:
     from fake_sysfs.kernfs.view import View
     from fake_sysfs.statedir import Snapshot
+    from pycxl.sysfs.block import BlockIO
+    from pycxl.sysfs.ndioctl import NdControl
 
 
 class _Frontend(InProcess):
@@ -202,6 +204,11 @@ class EmulatedSysfs(Sysfs):
         return self.frontend.exists(path)
 
     def write(self, path: str, data: bytes) -> None:
+        if path.endswith("/trigger_poison_list"):
+            # The trace records the store makes name this process (common_pid), which
+            # is how a listing knows its own.
+            self.frontend.task_write(path, data, os.getpid())
+            return
         self.frontend.write(path, data)
 
     def stat_dev(self, path: str) -> DevStat:
@@ -212,6 +219,11 @@ class EmulatedSysfs(Sysfs):
         self.frontend.open_dev(path)
         raise OSError(errno.ENXIO, os.strerror(errno.ENXIO), path)
 
+    def open_block(self, path: str, flags: int) -> BlockIO:
+        from pycxl.sysfs.emulated_block import open_block
+
+        return open_block(self.frontend, path, flags)
+
     def mailbox(self, path: str, devnum: tuple[int, int]) -> Mailbox:
         key = (path, devnum)
         found = self._mailboxes.get(key)
@@ -219,8 +231,22 @@ class EmulatedSysfs(Sysfs):
             found = self._mailboxes[key] = _EmulatedMailbox(self.frontend, path, devnum)
         return found
 
+    def nd_control(self, path: str, devnum: tuple[int, int]) -> NdControl:
+        from pycxl.sysfs.emulated_nd import EmulatedNdControl
+
+        return EmulatedNdControl(self.frontend, path, devnum)
+
     def refresh(self) -> None:
         self.frontend.refresh()
+
+    def mkdir(self, path: str) -> None:
+        self.frontend.make_dir(path)
+
+    def rmdir(self, path: str) -> None:
+        self.frontend.remove_dir(path)
+
+    def read_pipe(self, path: str, size: int) -> bytes:
+        return self.frontend.consume(path, size)
 
     def write_stream(self, path: str, data: bytes) -> None:
         self.frontend.write_stream(path, data)

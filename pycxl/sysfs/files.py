@@ -25,6 +25,10 @@ from pathlib import Path
 from pycxl.sysfs.base import DevStat, Sysfs
 from pycxl.sysfs.order import _GOLDEN_RATIO_64, _M64, _MIX, kernfs_sorted
 
+TYPE_CHECKING = False  # typing costs every run its import
+if TYPE_CHECKING:
+    from pycxl.sysfs.block import BlockIO
+
 #: Symlinks one resolution may follow (the kernel's and glibc's limit).
 _MAX_LINKS = 40
 
@@ -316,6 +320,12 @@ class FileSysfs(Sysfs):
     def wait_notify(self, path: str, timeout_ms: int) -> int:
         return super().wait_notify(str(self._resolved(path)), timeout_ms)
 
+    def host_path(self, path: str) -> str:
+        """The host path of ``path``, its directory resolved (the last component need not
+        exist: what mkdir makes)."""
+        head, _, name = path.rpartition("/")
+        return f"{self._host(self._canon(head))}/{name}"
+
     def stat_dev(self, path: str) -> DevStat:
         """stat() of a node below /dev (links resolve inside the dev tree)."""
         st = os.stat(self._resolved(path), follow_symlinks=False)
@@ -330,3 +340,11 @@ class FileSysfs(Sysfs):
         if not stat.S_ISCHR(os.stat(host, follow_symlinks=False).st_mode):
             raise _error(errno.ENXIO, path)
         return os.open(host, _DEV_FLAGS)
+
+    def open_block(self, path: str, flags: int) -> BlockIO:
+        """open() of a block device node with upstream's ``flags``. Links resolve inside the
+        dev tree; the node is then opened whatever it is, as upstream's open would (a FUSE
+        mount or a hand-made tree has a regular file standing for the disk)."""
+        from pycxl.sysfs.block import FileBlockIO
+
+        return FileBlockIO(self._resolved(path), flags | os.O_NOFOLLOW)

@@ -10,7 +10,7 @@ of its 17 are lost and counted as overflow. Media events at a DPA a region maps 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fake_sysfs.kernel.mailbox.poison import region_of
 from fake_sysfs.kernel.tracefs import emit
@@ -32,14 +32,65 @@ class Event(NamedTuple):
     kind: str
     uuid: str
     related: int = 0
+    #: The header's flags (CXL_EVENT_RECORD_FLAG_*).
+    flags: int = 0
+    #: The record's own fields, as the kernel's trace event names them.
+    fields: tuple[tuple[str, int | list[int]], ...] = ()
     dpa: int = 0
 
 
-_MAINT = Event("generic", MAINT_NEEDED_UUID, 0xA5B6)
-_HW_REPLACE = Event("generic", HW_REPLACE_UUID, 0xB6A5)
-_GEN_MEDIA = Event("general_media", GEN_MEDIA_UUID, dpa=0x2000)
-_DRAM = Event("dram", DRAM_UUID, dpa=0x8000)
-_MODULE = Event("memory_module", MEM_MODULE_UUID)
+_DEADBEEF = [0xDE, 0xAD, 0xBE, 0xEF] + [0] * 76
+_MAINT = Event("generic", MAINT_NEEDED_UUID, 0xA5B6, 0x8, (("data", _DEADBEEF),))
+_HW_REPLACE = Event("generic", HW_REPLACE_UUID, 0xB6A5, 0x20, (("data", _DEADBEEF),))
+_GEN_MEDIA = Event(
+    "general_media",
+    GEN_MEDIA_UUID,
+    flags=0x4,
+    fields=(
+        ("descriptor", 1),  # uncorrectable
+        ("type", 2),  # data path error
+        ("transaction_type", 2),  # host write
+        ("validity_flags", 0x3),  # channel, rank
+        ("channel", 1),
+        ("rank", 30),
+    ),
+    dpa=0x2000,
+)
+_DRAM = Event(
+    "dram",
+    DRAM_UUID,
+    flags=0x4,
+    fields=(
+        ("descriptor", 2),  # threshold event
+        ("type", 1),  # invalid address
+        ("transaction_type", 5),  # internal media scrub
+        ("validity_flags", 0x59),  # channel, bank group, bank, column
+        ("channel", 1),
+        ("bank_group", 5),
+        ("bank", 2),
+        ("column", 0xADDE),  # the bytes DE AD, little endian
+    ),
+    dpa=0x8000,
+)
+_MODULE = Event(
+    "memory_module",
+    MEM_MODULE_UUID,
+    flags=0x20,
+    fields=(
+        ("event_type", 3),  # temperature change
+        ("health_status", 0x7),
+        ("media_status", 3),  # all data lost
+        ("add_status", 0x38),
+        ("device_temp", -21026),  # the bytes DE AD, as the s16 the kernel keeps
+        ("dirty_shutdown_cnt", 0xEFBEADDE),
+        ("cor_vol_err_cnt", 0xEFBEADDE),
+        ("cor_per_err_cnt", 0xEFBEADDE),
+    ),
+)
+#: The kernel's log numbers (enum cxl_event_log_type).
+LOG_NUMBERS = {"Informational": 0, "Warning": 1, "Failure": 2, "Fatal": 3}
+#: Every mock record's length.
+RECORD_LENGTH = 128
 
 #: The mock's logs, in the order the kernel drains them.
 MOCK_LOGS: list[tuple[str, list[Event]]] = [
@@ -53,30 +104,32 @@ MOCK_LOGS: list[tuple[str, list[Event]]] = [
 ]
 
 
-def _header(mem: Memdev, log: str) -> str:
-    host = mem.parent.rpartition("/")[2]
-    return f"memdev={mem.name} host={host} serial={mem.serial}: log={log} : "
+def _common(mem: Memdev, log: str) -> dict[str, Any]:
+    return {
+        "memdev": mem.name,
+        "host": mem.parent.rpartition("/")[2],
+        "serial": mem.serial,
+        "log": LOG_NUMBERS[log],
+    }
 
 
 def _trace(k: Kernel, mem: Memdev, log: str, handle: int, ev: Event) -> None:
-    head = _header(mem, log) + (
-        f"time=0 uuid={ev.uuid} len=128 flags='' handle={handle:x} "
-        f"related_handle={ev.related:x} maint_op_class=0 maint_op_sub_class=0 : "
-    )
-    if ev.kind == "generic":
-        emit(k, "cxl_generic_event", head + "data=00")
-        return
-    if ev.kind == "memory_module":
-        emit(k, "cxl_memory_module", head + "event_type='Temperature Change'")
-        return
-    region, hpa = region_of(k, mem, ev.dpa)
-    name = "" if region is None else f"region{region.id}"
-    uuid = "00000000-0000-0000-0000-000000000000" if region is None else region.uuid
-    emit(
-        k,
-        f"cxl_{ev.kind}",
-        head + f"dpa={ev.dpa:x} hpa={hpa:x} region={name} region_uuid={uuid}",
-    )
+    values = _common(mem, log) | {
+        "hdr_uuid": ev.uuid,
+        "hdr_flags": ev.flags,
+        "hdr_handle": handle,
+        "hdr_related_handle": ev.related,
+        "hdr_length": RECORD_LENGTH,
+    }
+    values.update(ev.fields)
+    if ev.kind in ("general_media", "dram"):
+        region, hpa = region_of(k, mem, ev.dpa)
+        values["dpa"] = ev.dpa
+        values["hpa"] = hpa
+        values["region_name"] = "" if region is None else f"region{region.id}"
+        if region is not None and region.uuid:  # a ram region has none: zeros
+            values["region_uuid"] = region.uuid
+    emit(k, f"cxl_{ev.kind}" if ev.kind != "generic" else "cxl_generic_event", values)
 
 
 def trigger(k: Kernel, mem: Memdev) -> None:
@@ -89,8 +142,4 @@ def trigger(k: Kernel, mem: Memdev) -> None:
             if handle == 1 and lost:
                 # The first Get Event Records answer carries the overflow flag; the
                 # clear that follows resets it.
-                emit(
-                    k,
-                    "cxl_overflow",
-                    _header(mem, log) + f"{lost} records from 0 to 0",
-                )
+                emit(k, "cxl_overflow", _common(mem, log) | {"count": lost})

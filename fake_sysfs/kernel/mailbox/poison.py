@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from fake_sysfs.errors import errno, kerr
 from fake_sysfs.kernel.attrs import kstrtobool, kstrtoull
 from fake_sysfs.kernel.mailbox.records import INJECTED, PoisonRecord
-from fake_sysfs.kernel.tracefs import emit
+from fake_sysfs.kernel.tracefs import emit, recording
 from fake_sysfs.kernfs.nodes import Attr, Dir, Node, static_dir
 
 if TYPE_CHECKING:
@@ -26,9 +26,8 @@ if TYPE_CHECKING:
     from fake_sysfs.kernel.state import Kernel
 
 UNIT = 64
-SOURCES = {0: "Unknown", 1: "External", 2: "Internal", 3: "Injected", 7: "Vendor"}
-#: trace_type values.
-LIST, INJECT, CLEAR = "List", "Inject", "Clear"
+#: trace_type values (enum cxl_poison_trace_type).
+LIST, INJECT, CLEAR = 0, 1, 2
 #: Records the mock accepts per device (its poison_inject_max default).
 MOCK_INJECT_MAX = 8
 #: What QEMU's list holds.
@@ -49,22 +48,34 @@ def _check_dpa(k: Kernel, mem: Memdev, buf: bytes) -> int:
 
 
 def _emit(
-    k: Kernel, mem: Memdev, kind: str, dpa: int, length: int, source: int, flags: int = 0
+    k: Kernel, mem: Memdev, kind: int, dpa: int, length: int, source: int, flags: int = 0
 ) -> None:
     region, hpa = region_of(k, mem, dpa)
-    name = "" if region is None else f"region{region.id}"
-    uuid = "00000000-0000-0000-0000-000000000000" if region is None else region.uuid
-    src = SOURCES.get(source, "Reserved")
-    flag_text = "|".join(
-        name for bit, name in ((1, "More"), (2, "Overflow"), (4, "Scanning")) if flags & bit
-    )
     emit(
         k,
         "cxl_poison",
-        f"memdev={mem.name} host={mem.parent.rpartition('/')[2]} serial={mem.serial} "
-        f"trace_type={kind} region={name} region_uuid={uuid} hpa={hpa:#x} dpa={dpa:#x} "
-        f"dpa_length={length * UNIT:#x} source={src} flags={flag_text} overflow_time=0",
+        {
+            "memdev": mem.name,
+            "host": mem.parent.rpartition("/")[2],
+            "serial": mem.serial,
+            "trace_type": kind,
+            "region": "" if region is None else f"region{region.id}",
+            "hpa": hpa,
+            "dpa": dpa,
+            "dpa_length": length * UNIT,
+            "uuid": list(_uuid_bytes(None if region is None else region.uuid)),
+            "source": source,
+            "flags": flags,
+        },
     )
+
+
+def _uuid_bytes(text: str | None) -> bytes:
+    """A region's uuid as the kernel copies it (16 bytes, the text's order); a region
+    without one (ram), or none, gives zeros."""
+    if not text:
+        return bytes(16)
+    return bytes.fromhex(text.replace("-", ""))
 
 
 def inject_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
@@ -147,7 +158,7 @@ def _ranges(k: Kernel, mem: Memdev) -> list[tuple[int, int]]:
 def trigger_changes_state(k: Kernel, mem: Memdev) -> bool:
     """Whether a trigger would record anything: otherwise the store is pure (it only
     validates), and a listing that finds nothing stays a read."""
-    if not k.trace.on or "cxl_poison" not in k.trace.enabled or mem.endpoint is None:
+    if not recording(k, "cxl_poison") or mem.endpoint is None:
         return False
     return any(
         start <= r.dpa < start + size for start, size in _ranges(k, mem) for r in mem.device.poison

@@ -102,8 +102,15 @@ def erase_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
 
 
 def finish(k: Kernel, mem: Memdev) -> None:
-    """The media is clear; QEMU also clears the label area."""
-    mem.device.security.sanitize_deadline = 0.0
+    """The media is clear; QEMU also clears the label area.
+
+    The media's bytes are not kernel state: the time the erase completed (the deadline of a
+    background sanitize, else now) is recorded, and the media layer drops what was written
+    before it (fake_sysfs.media). The info blocks the nd claims left on the media go too."""
+    sec = mem.device.security
+    mem.erased_at = sec.sanitize_deadline or now()
+    mem.media.clear()
+    sec.sanitize_deadline = 0.0
     if mem.device.model == "qemu":
         lsa_clear(k, mem)
     k.log.info(k.dev(mem), "sanitize complete")

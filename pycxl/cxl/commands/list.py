@@ -161,11 +161,10 @@ def cmd_list(argv: list[str], sysfs: Sysfs) -> int:
     if values["debug"]:
         log.priority = LOG_DEBUG
         ctx.log.priority = LOG_DEBUG
-    turned_on: list[str] = []
     if params.flags.media_errors:
-        from pycxl.cxl.lib.poison import prepare_tracing
+        from pycxl.cxl.lib.poison import prepare
 
-        prepare_tracing(sysfs, turned_on)  # before the walk: it may change the kernel's state
+        prepare(sysfs)  # before the walk: it may change the kernel's state
     log.dbg("cmd_list", "walk topology\n")
     # Nearly everything the walk allocates (objects, JSON) lives until the listing is
     # printed, so the cyclic collector would only scan it over and over on a large
@@ -178,8 +177,4 @@ def cmd_list(argv: list[str], sysfs: Sysfs) -> int:
     finally:
         if collecting:
             gc.enable()
-        if turned_on:
-            from pycxl.cxl.lib.poison import restore_tracing
-
-            restore_tracing(sysfs, turned_on)
     return 0

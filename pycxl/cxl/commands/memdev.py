@@ -413,7 +413,9 @@ def memdev_action(name: str, argv: list[str], sysfs: Sysfs, log: Log) -> tuple[i
             and memdev_by_bus(m, bus, ctx)
         ]
         if len(matches) > 1:
-            error("write-labels only supports writing a single memdev")
+            # The message carries its own newline, and error() adds one: upstream's usage
+            # block then follows two empty lines (seen with the 76.1 binary; v81 unchanged).
+            error("write-labels only supports writing a single memdev\n")
             raise UsageExit(EXIT_USAGE, stderr=usage_text([usage], options))
     count = 0
     err = 0

@@ -1,11 +1,13 @@
 """``cxl monitor``: print the CXL trace events the kernel records, one JSON object per
 event, until interrupted.
 
-Every event of the ``cxl`` trace system is enabled and tracing turned on; new records of
-tracefs's ``trace`` buffer are read as they come (on the emulation, by looking again
-every 100 ms). Each becomes ``{"system":"cxl","event":...,"timestamp":<ns>, fields...}``
-with the fields the record's text carries, numbers as numbers (compact JSON, pretty with
-``-u``). Events are logged at notice priority: with ``-l standard`` (the default) they go
+As upstream v81: a private tracefs instance ``cxl_monitor`` (made if missing, never
+removed), every event of the ``cxl`` system enabled in it and its tracing turned on; then
+its per-CPU binary buffers are read and consumed, each record printed as util/event_trace.c
+prints it (pycxl.util.event_trace): ``{"system":"cxl","event":...,"timestamp":<ns>,
+fields...}`` with the fields typed by the event's format file (compact JSON, pretty with
+``-u``). Upstream sleeps in epoll on the instance's ``trace_pipe``; this looks again every
+100 ms. Events are logged at notice priority: with ``-l standard`` (the default) they go
 to stderr; with ``-l FILE`` they are appended to FILE.
 """
 
@@ -16,13 +18,13 @@ import os
 import sys
 import time
 
-from pycxl.util import jsonc
+from pycxl.util import event_trace, jsonc, tracefs
 from pycxl.util.log import error
 from pycxl.util.parse_options import EXIT_USAGE, Opt, UsageExit, parse_options, usage_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TextIO
+    from typing import TextIO
 
     from pycxl.sysfs.base import Sysfs
 
@@ -35,47 +37,11 @@ OPTIONS = [
     Opt("u", "human", "bool", "use human friendly output formats"),
     Opt("v", "verbose", "bool", "emit extra debug messages to log"),
 ]
-TRACING = "/sys/kernel/tracing"
+#: The private instance and the trace system (as upstream names them).
+INSTANCE = "cxl_monitor"
+SYSTEM = "cxl"
 #: How often the emulated buffer is looked at.
 POLL_SECONDS = 0.1
-
-
-def _value(text: str) -> Any:
-    text = text.strip("'")
-    body = text[1:] if text.startswith("-") else text
-    if body.isdigit():
-        return int(text)
-    if text.lower().startswith("0x"):
-        try:
-            return int(text, 16)
-        except ValueError:
-            return text
-    return text
-
-
-def event_json(line: str) -> dict[str, Any] | None:
-    """A ``trace`` line as the monitor prints it; None for a header or foreign line."""
-    if line.startswith("#") or ": cxl_" not in line:
-        return None
-    head, _, rest = line.partition(": cxl_")
-    event, _, body = rest.partition(": ")
-    stamp = head.rsplit(" ", 1)[-1]
-    seconds, _, micro = stamp.partition(".")
-    obj: dict[str, Any] = {"system": "cxl", "event": f"cxl_{event}"}
-    if seconds.isdigit() and micro.isdigit():
-        obj["timestamp"] = int(seconds) * 1_000_000_000 + int(micro.ljust(9, "0")[:9])
-    for word in body.split(" "):
-        key, eq, value = word.partition("=")
-        if eq and key:
-            obj[key] = _value(value.rstrip(":"))
-    return obj
-
-
-def _written(text: bytes) -> int:
-    for line in text.splitlines():
-        if line.startswith(b"# entries-in-buffer/entries-written:"):
-            return int(line.split(b":", 1)[1].split()[0].split(b"/")[1])
-    return 0
 
 
 class _Destination:
@@ -90,6 +56,13 @@ class _Destination:
             sys.stderr.write(text + "\n")
         else:
             self.file.write(text + "\n")
+
+    def err(self, text: str) -> None:
+        """err(): stderr, or the file with a time and pid prefix."""
+        if self.file is None:
+            sys.stderr.write(text + "\n")
+        else:
+            self.info(text)
 
     def info(self, text: str) -> None:
         if self.file is None:
@@ -134,37 +107,45 @@ def cmd_monitor(argv: list[str], sysfs: Sysfs) -> int:
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         dest.info("cxl monitor daemon started.")
-    try:
-        sysfs.write(f"{TRACING}/events/cxl/enable", b"1\n\0")
-        sysfs.write(f"{TRACING}/tracing_on", b"1\n\0")
-    except OSError as e:
-        dest.notice(f"trace_event_enable() failed: {-(e.errno or errno.EIO)}")
-        return 1
-    return _loop(sysfs, dest, bool(values["human"]))
+    return monitor_events(sysfs, dest, bool(values["human"]))
 
 
-def _loop(sysfs: Sysfs, dest: _Destination, human: bool) -> int:
-    sysfs.refresh()
-    seen = _written(sysfs.read(f"{TRACING}/trace"))
+def monitor_events(sysfs: Sysfs, dest: _Destination, human: bool) -> int:
+    """monitor_event(): the private instance, its events, then each record as it comes."""
+    inst = tracefs.Instance.create(sysfs, INSTANCE)
+    if inst is None:
+        rc = -errno.ENOENT
+        dest.err(f"tracefs_instance_create( failed: {rc}")
+        return rc
+    pipe = f"{inst.dir}/trace_pipe"
+    if not sysfs.exists(pipe):
+        rc = -errno.ENOENT
+        dest.err(f"tracefs_instance_file_open() err: {rc}")
+        return rc
+    rc = event_trace.event_enable(inst, SYSTEM)
+    if rc < 0:
+        dest.err(f"trace_event_enable() failed: {rc}")
+        return rc
     try:
         while True:
-            time.sleep(POLL_SECONDS)
+            # Upstream waits in epoll on the instance's trace_pipe; here, looking again
+            # every POLL_SECONDS stands in for the wakeup.
             sysfs.refresh()
-            text = sysfs.read(f"{TRACING}/trace")
-            written = _written(text)
-            if written <= seen:
-                seen = min(seen, written)
-                continue
-            lines = [ln for ln in text.decode(errors="replace").splitlines() if ln[:1] != "#"]
-            for line in lines[len(lines) - (written - seen) :]:
-                obj = event_json(line)
-                if obj is not None:
-                    dest.notice(jsonc.dumps(obj) if human else _compact(obj))
-            seen = written
+            try:
+                # Only the cxl system's formats: records of others are dropped anyway.
+                records = inst.read_raw(SYSTEM)
+            except OSError as e:
+                rc = -(e.errno or errno.EIO)
+                break
+            for record in records:
+                if record.event.system != SYSTEM:
+                    continue
+                obj = event_trace.record_json(record)
+                dest.notice(jsonc.dumps(obj).rstrip("\n") if human else event_trace.plain(obj))
+            time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
+        # SIGINT ends upstream's process where it is: the instance keeps tracing on.
         return 0
-
-
-def _compact(obj: dict[str, Any]) -> str:
-    parts = [jsonc.quote(k) + ":" + jsonc.dumps(v) for k, v in obj.items()]
-    return "{" + ",".join(parts) + "}"
+    if inst.trace_off() < 0:
+        dest.err("failed to disable tracing")
+    return rc
