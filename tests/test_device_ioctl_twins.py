@@ -185,3 +185,26 @@ def test_device_ioctls_twins(
     for name in files:
         assert (out_py / name).read_bytes() == (out_up / name).read_bytes(), name
     assert _stored(ours) == _stored(theirs)
+
+
+def test_pycxl_real_ioctl_path_meets_the_emulated_device(tmp_path: Path) -> None:
+    """pycxl on a real /sys (``PYCXL_SYSFS_ROOT=/sys`` under ``fake-sysfs run``) sends the
+    real ioctls (pycxl/sysfs/ioctl.py, ndioctl.py), which the shim carries to the emulated
+    device: the same answers as pycxl's in-process route to it."""
+    require_fuse()
+    if devioctl.shim_library(str(tmp_path)) is None:
+        pytest.skip("no C compiler to build the ioctl shim")
+    state = tmp_path / "state"
+    _boot(state, "cxl_test")
+    bindir = Path(sys.executable).parent
+    for argv in (
+        ["cxl", "list", "-M", "-H", "-I", "-A", "-F", "-u"],
+        ["ndctl", "read-labels", "-j", "nmem0", "nmem1"],
+    ):
+        real = _pycxl(["env", "PYCXL_SYSFS_ROOT=/sys", str(bindir / argv[0]), *argv[1:]], state)
+        emulated = (
+            run_cxl(argv[1:], {"FAKE_SYSFS_STATE": str(state)})
+            if argv[0] == "cxl"
+            else (run_ndctl(argv[1:], state))
+        )
+        assert (real.out, real.err, real.rc) == (emulated.out, emulated.err, emulated.rc), argv

@@ -7,8 +7,9 @@ answers them with the memdev's Get / Set LSA. The order of checks, the messages 
 summaries are upstream's dimm_action (ndctl/dimm.c): an action refuses an active DIMM
 (``state`` reads ``active``), and after a write the DIMM is unbound and bound again so the
 kernel drops its copy of the labels. The index blocks are decoded and validated as libndctl
-does (7.4, both label sizes tried); labels are decoded in the layout ndctl v81 knows (the
-EFI one), which a CXL namespace label shares only in part.
+does (7.4, both label sizes tried); labels are decoded in the layout ndctl v81 knows, the
+EFI v1.2 one, which is also what a v6.14 kernel writes on a CXL DIMM (the CXL LSA 2.1
+format came later).
 """
 
 from __future__ import annotations
