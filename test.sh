@@ -45,4 +45,12 @@ fi
 .venv/bin/ruff check pycxl fake_sysfs tests bench
 .venv/bin/ruff format --check pycxl fake_sysfs tests bench
 .venv/bin/mypy
+# One pytest worker per CPU, at most 4 (pytest-xdist), each taking whole test files: a
+# file's fixtures are set up once, and tests that share a platform stay in one process.
+# PYTEST_WORKERS=1 runs them all in this process.
+workers=${PYTEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
+[ "$workers" -gt 4 ] && workers=4
+if [ "$workers" -gt 1 ]; then
+    set -- -n "$workers" --dist loadfile "$@"
+fi
 exec .venv/bin/python -m pytest "$@"

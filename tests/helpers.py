@@ -40,6 +40,30 @@ def environment(env: dict[str, str | None]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def sysfs_read(state: Path, path: str) -> bytes:
+    """One read of ``path`` through pycxl's emulated sysfs over the state ``state``."""
+    from pycxl.sysfs.emulated import EmulatedSysfs
+
+    with environment({"FAKE_SYSFS_STATE": str(state), "PYCXL_SYSFS_ROOT": None}):
+        s = EmulatedSysfs()
+        try:
+            return s.read(path)
+        finally:
+            s.close()
+
+
+def sysfs_write(state: Path, path: str, data: bytes) -> None:
+    """One store of ``data`` to ``path`` through pycxl's emulated sysfs (errors raise)."""
+    from pycxl.sysfs.emulated import EmulatedSysfs
+
+    with environment({"FAKE_SYSFS_STATE": str(state), "PYCXL_SYSFS_ROOT": None}):
+        s = EmulatedSysfs()
+        try:
+            s.write(path, data)
+        finally:
+            s.close()
+
+
 def _stream() -> io.TextIOWrapper:
     return io.TextIOWrapper(
         io.BytesIO(), encoding="utf-8", errors="surrogateescape", write_through=True

@@ -119,14 +119,16 @@ def _line(line: str, out: Path, data: Path) -> list[str]:
     return shlex.split(line.format(out=out, data=data))
 
 
-def _pycxl(argv: list[str], state: Path) -> Result:
+def _pycxl(argv: list[str], state: Path, tmpdir: Path | None = None) -> Result:
     tool, rest = argv[0], argv[1:]
     if tool == "ndctl":
         return run_ndctl(rest, state)
     if tool == "cxl":
         return run_cxl(rest, {"FAKE_SYSFS_STATE": str(state)})
+    env = None if tmpdir is None else {**os.environ, "TMPDIR": str(tmpdir)}
     proc = subprocess.run(
         [*FAKE_SYSFS, "run", "--state", str(state), "--", *argv],
+        env=env,
         capture_output=True,
         timeout=120,
         check=False,
@@ -187,21 +189,28 @@ def test_device_ioctls_twins(
     assert _stored(ours) == _stored(theirs)
 
 
-def test_pycxl_real_ioctl_path_meets_the_emulated_device(tmp_path: Path) -> None:
+@pytest.mark.parametrize("deep", [False, True], ids=["tmp", "deep-tmpdir"])
+def test_pycxl_real_ioctl_path_meets_the_emulated_device(tmp_path: Path, deep: bool) -> None:
     """pycxl on a real /sys (``PYCXL_SYSFS_ROOT=/sys`` under ``fake-sysfs run``) sends the
     real ioctls (pycxl/sysfs/ioctl.py, ndioctl.py), which the shim carries to the emulated
-    device: the same answers as pycxl's in-process route to it."""
+    device: the same answers as pycxl's in-process route to it. ``deep``: the run's
+    directory (TMPDIR) is too deep for a socket address, which both ends must get around."""
     require_fuse()
     if devioctl.shim_library(str(tmp_path)) is None:
         pytest.skip("no C compiler to build the ioctl shim")
     state = tmp_path / "state"
     _boot(state, "cxl_test")
+    tmpdir = None
+    if deep:
+        tmpdir = tmp_path / ("d" * 60) / ("e" * 60)
+        tmpdir.mkdir(parents=True)
     bindir = Path(sys.executable).parent
     for argv in (
         ["cxl", "list", "-M", "-H", "-I", "-A", "-F", "-u"],
         ["ndctl", "read-labels", "-j", "nmem0", "nmem1"],
     ):
-        real = _pycxl(["env", "PYCXL_SYSFS_ROOT=/sys", str(bindir / argv[0]), *argv[1:]], state)
+        line = ["env", "PYCXL_SYSFS_ROOT=/sys", str(bindir / argv[0]), *argv[1:]]
+        real = _pycxl(line, state, tmpdir)
         emulated = (
             run_cxl(argv[1:], {"FAKE_SYSFS_STATE": str(state)})
             if argv[0] == "cxl"

@@ -24,7 +24,7 @@ import pytest
 from fake_sysfs.kernel import log as klog
 from fake_sysfs.kernel.mailbox import fwupload
 from fake_sysfs.store import StateStore
-from tests.helpers import environment
+from tests.helpers import sysfs_read, sysfs_write
 from tests.test_mailbox_list import QEMU_DOCS, cxl, init_preset, init_qemu
 
 
@@ -50,28 +50,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 @pytest.fixture
 def mock(tmp_path: Path) -> Path:
     return init_preset(tmp_path / "state", "cxl_test")
-
-
-def sysfs_read(state: Path, path: str) -> bytes:
-    from pycxl.sysfs.emulated import EmulatedSysfs
-
-    with environment({"FAKE_SYSFS_STATE": str(state), "PYCXL_SYSFS_ROOT": None}):
-        s = EmulatedSysfs()
-        try:
-            return s.read(path)
-        finally:
-            s.close()
-
-
-def sysfs_write(state: Path, path: str, data: bytes) -> None:
-    from pycxl.sysfs.emulated import EmulatedSysfs
-
-    with environment({"FAKE_SYSFS_STATE": str(state), "PYCXL_SYSFS_ROOT": None}):
-        s = EmulatedSysfs()
-        try:
-            s.write(path, data)
-        finally:
-            s.close()
 
 
 def firmware(state: Path, mem: str) -> dict[str, object]:

@@ -27,7 +27,7 @@ from fake_sysfs.kernel.interleave import Interleave, of_region
 from fake_sysfs.kernel.media import Piece, disk_geometry, media_name
 from fake_sysfs.media import MediaDir, MediaError, before_reboot, open_block
 from fake_sysfs.store import StateStore
-from tests.helpers import environment, run_cxl
+from tests.helpers import run_cxl, sysfs_read, sysfs_write
 from tests.nd_helpers import CREATE_REGION, pmem_state, run_ndctl
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
@@ -61,28 +61,6 @@ def cxl(state: Path, *argv: str) -> None:
 
 def kernel(state: Path):  # type: ignore[no-untyped-def]
     return StateStore(state).load()[0]
-
-
-def sysfs_read(state: Path, path: str) -> bytes:
-    from pycxl.sysfs.emulated import EmulatedSysfs
-
-    with environment({"FAKE_SYSFS_STATE": str(state), "PYCXL_SYSFS_ROOT": None}):
-        s = EmulatedSysfs()
-        try:
-            return s.read(path)
-        finally:
-            s.close()
-
-
-def sysfs_write(state: Path, path: str, data: bytes) -> None:
-    from pycxl.sysfs.emulated import EmulatedSysfs
-
-    with environment({"FAKE_SYSFS_STATE": str(state), "PYCXL_SYSFS_ROOT": None}):
-        s = EmulatedSysfs()
-        try:
-            s.write(path, data)
-        finally:
-            s.close()
 
 
 def media_bytes(state: Path, name: str, dpa: int, length: int, stamp: int = 0) -> bytes:

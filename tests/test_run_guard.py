@@ -7,6 +7,7 @@ Needs root and FUSE (tests/test_fuse_mount.py)."""
 from __future__ import annotations
 
 import glob
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,12 @@ FAKE_SYSFS = [sys.executable, "-c", "from fake_sysfs.cli import main; main()"]
 
 
 def _run(state: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    # The run's scratch directory goes beside the state (TMPDIR), so that what is left
+    # behind can be seen without other tests' runs, in parallel workers, in the way.
+    env = {**os.environ, "TMPDIR": str(state.parent)}
     return subprocess.run(
         [*FAKE_SYSFS, "run", "--state", str(state), "--", *argv],
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -39,7 +44,8 @@ def _state(tmp_path: Path) -> Path:
 def test_the_mounts_table_names_the_emulated_tracefs(tmp_path: Path) -> None:
     require_fuse()
     state = _state(tmp_path)
-    before = set(glob.glob("/tmp/fake-sysfs-run-*"))
+    runs = str(tmp_path / "fake-sysfs-run-*")
+    assert not glob.glob(runs)
     done = _run(state, "cat", "/proc/self/mounts")
     assert done.returncode == 0, done.stderr
     first = done.stdout.splitlines()[0]
@@ -49,8 +55,11 @@ def test_the_mounts_table_names_the_emulated_tracefs(tmp_path: Path) -> None:
     # ... and what it names is the emulated tracefs.
     done = _run(state, "cat", "/sys/kernel/tracing/events/cxl/cxl_poison/enable")
     assert (done.returncode, done.stdout) == (0, "0\n")
-    # The run's directory (and the table kept there) is gone afterwards.
-    assert set(glob.glob("/tmp/fake-sysfs-run-*")) == before
+    # The run's directory (and the table kept there) exists while the command runs ...
+    done = _run(state, "sh", "-c", f"ls -d {runs}")
+    assert len(done.stdout.split()) == 1, done
+    # ... and is gone afterwards.
+    assert not glob.glob(runs)
 
 
 def test_the_command_cannot_mount(tmp_path: Path) -> None:
@@ -68,3 +77,32 @@ def test_the_command_cannot_mount(tmp_path: Path) -> None:
     # Not even in a forked child, whose mounts table is the real one.
     done = _run(state, "sh", "-c", f"mount -t tmpfs none {target} && echo mounted")
     assert "mounted" not in done.stdout
+
+
+def test_a_failing_ioctl_server_leaves_no_mount(tmp_path: Path) -> None:
+    """The mount is made before the ioctl server starts: if the server cannot start, the
+    run still unmounts, stops its daemon and removes its directory (once a socket path too
+    long for its address did this, and the mount outlived the run)."""
+    require_fuse()
+    state = _state(tmp_path)
+    broken = (
+        "import fake_sysfs.frontends.devioctl as d\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise OSError(98, 'Address already in use')\n"
+        "d.IoctlServer.__init__ = refuse\n"
+        "from fake_sysfs.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", broken, "run", "--state", str(state), "--", "true"],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    with open("/proc/self/mountinfo") as f:
+        assert str(tmp_path) not in f.read()
+    assert not glob.glob(str(tmp_path / "fake-sysfs-run-*"))

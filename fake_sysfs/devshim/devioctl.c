@@ -19,6 +19,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,7 +45,9 @@ struct node {
 	char name[32];
 };
 
+/* The stand-in descriptors; threads of the program may open and close at once. */
 static struct node nodes[MAX_FDS];
+static pthread_mutex_t nodes_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int family_of(const char *path, const char **name)
 {
@@ -61,12 +64,21 @@ static int family_of(const char *path, const char **name)
 	return 0;
 }
 
-static struct node *node_of(int fd)
+/* A copy of the stand-in entry of ``fd`` into ``out``: 1, or 0 when ``fd`` is none. */
+static int node_of(int fd, struct node *out)
 {
-	for (int i = 0; i < MAX_FDS; i++)
-		if (nodes[i].family && nodes[i].fd == fd)
-			return &nodes[i];
-	return NULL;
+	int found = 0;
+
+	pthread_mutex_lock(&nodes_lock);
+	for (int i = 0; i < MAX_FDS; i++) {
+		if (nodes[i].family && nodes[i].fd == fd) {
+			*out = nodes[i];
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&nodes_lock);
+	return found;
 }
 
 static int stand_in(const char *path, int family, const char *name)
@@ -87,15 +99,18 @@ static int stand_in(const char *path, int family, const char *name)
 	fd = real_open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	pthread_mutex_lock(&nodes_lock);
 	for (int i = 0; i < MAX_FDS; i++) {
 		if (!nodes[i].family) {
 			nodes[i].fd = fd;
 			nodes[i].family = family;
 			strcpy(nodes[i].path, path);
 			strcpy(nodes[i].name, name);
+			pthread_mutex_unlock(&nodes_lock);
 			return fd;
 		}
 	}
+	pthread_mutex_unlock(&nodes_lock);
 	close(fd);
 	errno = EMFILE;
 	return -1;
@@ -160,10 +175,12 @@ int openat64(int dirfd, const char *path, int flags, ...)
 int close(int fd)
 {
 	static int (*real)(int);
-	struct node *n = node_of(fd);
 
-	if (n)
-		n->family = 0;
+	pthread_mutex_lock(&nodes_lock);
+	for (int i = 0; i < MAX_FDS; i++)
+		if (nodes[i].family && nodes[i].fd == fd)
+			nodes[i].family = 0;
+	pthread_mutex_unlock(&nodes_lock);
 	if (!real)
 		real = dlsym(RTLD_NEXT, "close");
 	return real(fd);
@@ -172,9 +189,9 @@ int close(int fd)
 #define FSTAT_WRAPPER(fn, type, ...)                                             \
 	{                                                                        \
 		static int (*real)();                                            \
-		struct node *n = node_of(fd);                                    \
-		if (n)                                                           \
-			return stat(n->path, (struct stat *)buf);                \
+		struct node n;                                                   \
+		if (node_of(fd, &n))                                             \
+			return stat(n.path, (struct stat *)buf);                 \
 		if (!real)                                                       \
 			real = dlsym(RTLD_NEXT, fn);                             \
 		return real(__VA_ARGS__);                                        \
@@ -230,27 +247,62 @@ static uint64_t get64(const void *p, size_t off)
 	return v;
 }
 
+/* Connect ``s`` to the server's socket at ``path``. A path too long for sun_path (a deep
+ * TMPDIR) is reached through a descriptor of its directory, as the server bound it. */
+static int connect_to(int s, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *slash = strrchr(path, '/');
+	char *parent;
+	int dir, rc, saved;
+
+	if (strlen(path) < sizeof(sa.sun_path)) {
+		strcpy(sa.sun_path, path);
+		return connect(s, (struct sockaddr *)&sa, sizeof(sa));
+	}
+	if (!slash || slash == path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	parent = strndup(path, slash - path);
+	if (!parent)
+		return -1;
+	dir = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(parent);
+	if (dir < 0)
+		return -1;
+	rc = snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir, slash + 1);
+	if (rc < 0 || (size_t)rc >= sizeof(sa.sun_path)) {
+		close(dir);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	rc = connect(s, (struct sockaddr *)&sa, sizeof(sa));
+	saved = errno;
+	close(dir);
+	errno = saved;
+	return rc;
+}
+
 /* Send one request; 0 or -1 with errno set (EIO when the emulation cannot be reached). */
 static int forward(struct node *n, unsigned long request, void *arg, uint32_t arg_len,
 		   const void *in, uint32_t in_len, void *out, uint32_t out_max)
 {
 	const char *path = getenv("FAKE_SYSFS_IOCTL_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint8_t head[2] = { (uint8_t)n->family, (uint8_t)strlen(n->name) };
 	uint64_t req = request;
 	int32_t err = EIO;
 	uint32_t len;
 	int s, rc = -1;
 
-	if (!path || strlen(path) >= sizeof(sa.sun_path)) {
+	if (!path) {
 		errno = EIO;
 		return -1;
 	}
-	strcpy(sa.sun_path, path);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (connect_to(s, path) < 0)
 		goto io;
 	if (write_all(s, head, 2) || write_all(s, n->name, head[1]) || write_all(s, &req, 8) ||
 	    write_all(s, &arg_len, 4) || write_all(s, arg, arg_len) || write_all(s, &in_len, 4) ||
@@ -281,14 +333,14 @@ io:
 int ioctl(int fd, unsigned long request, ...)
 {
 	static int (*real)(int, unsigned long, ...);
-	struct node *n = node_of(fd);
+	struct node node, *n = &node;
 	va_list ap;
 	void *arg;
 
 	va_start(ap, request);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (!n) {
+	if (!node_of(fd, &node)) {
 		if (!real)
 			real = dlsym(RTLD_NEXT, "ioctl");
 		return real(fd, request, arg);

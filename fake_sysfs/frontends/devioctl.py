@@ -92,7 +92,7 @@ def _build(source: bytes, target: str) -> str | None:
         with os.fdopen(fd, "wb") as f:
             f.write(source)
         done = subprocess.run(
-            [compiler, "-O2", "-shared", "-fPIC", "-o", tmp, src, "-ldl"],
+            [compiler, "-O2", "-shared", "-fPIC", "-pthread", "-o", tmp, src, "-ldl"],
             capture_output=True,
             timeout=120,
             check=False,
@@ -112,6 +112,22 @@ def _build(source: bytes, target: str) -> str | None:
 
 # -- the server ------------------------------------------------------------------------------
 
+#: sun_path's size: a socket path must be shorter.
+_SUN_PATH = 108
+
+
+def _bind(sock: socket.socket, path: str) -> None:
+    """Bind ``sock`` at ``path``. A path too long for a socket address (a deep TMPDIR) is
+    reached through a descriptor of its directory; the shim connects the same way."""
+    if len(os.fsencode(path)) < _SUN_PATH:
+        sock.bind(path)
+        return
+    directory = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sock.bind(f"/proc/self/fd/{directory}/{os.path.basename(path)}")
+    finally:
+        os.close(directory)
+
 
 class IoctlServer:
     """Answers the shim's requests for one state directory, one connection at a time,
@@ -124,7 +140,7 @@ class IoctlServer:
         self.live: Live = Live(store)
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
+        _bind(self.sock, path)
         self.sock.listen(16)
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._stopping = False

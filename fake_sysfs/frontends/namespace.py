@@ -159,8 +159,11 @@ def run_emulated(store: StateStore, argv: list[str]) -> int:
         os.mkdir(mountpoint, 0o755)
         os.mkdir(host_dev, 0o755)
         daemon = fuse.spawn(store, mountpoint, host_dev=host_dev)
-        ioctls = _device_ioctls(store, top)
+        ioctls: tuple[IoctlServer, dict[str, str]] | None = None
         try:
+            # Inside the try: a shim that cannot be built or a server that cannot start
+            # must still unmount and stop the daemon just spawned.
+            ioctls = _device_ioctls(store, top)
             env = dict(os.environ, FAKE_SYSFS_STATE=str(store.dir))
             if ioctls is not None:
                 env.update(ioctls[1])

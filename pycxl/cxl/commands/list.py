@@ -8,8 +8,8 @@ import sys
 from pycxl.cxl.filter import ListParams, Walk
 from pycxl.cxl.json import Flags
 from pycxl.cxl.lib.ctx import Ctx
-from pycxl.util import jsonc
-from pycxl.util.log import LOG_DEBUG, Log, error, warning
+from pycxl.util.json_display import display_json_array
+from pycxl.util.log import LOG_DEBUG, Log, error
 from pycxl.util.parse_options import EXIT_USAGE, Opt, UsageExit, parse_options, usage_text
 
 # typing would cost every run its import: type-only names stay here.
@@ -131,16 +131,6 @@ def params_from(values: dict[str, Any]) -> ListParams:
     flags.idle = p.idle
     p.flags = flags
     return p
-
-
-def display_json_array(result: list[Any], human: bool) -> None:
-    """Upstream's top-level printing: an array, unless -u and exactly one element."""
-    if len(result) > 1 or not human:
-        if not result:
-            warning("no matching devices found\n")
-        sys.stdout.write(jsonc.dumps(result) + "\n")
-    elif result:
-        sys.stdout.write(jsonc.dumps(result[0]) + "\n")
 
 
 def cmd_list(argv: list[str], sysfs: Sysfs) -> int:

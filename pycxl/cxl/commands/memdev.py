@@ -436,7 +436,7 @@ def memdev_action(name: str, argv: list[str], sysfs: Sysfs, log: Log) -> tuple[i
         if not found:
             log.info("memdev_action", f"no memdev matches {arg}\n")
     if command.jdevs is not None:
-        from pycxl.cxl.commands.list import display_json_array
+        from pycxl.util.json_display import display_json_array
 
         display_json_array(command.jdevs, os.isatty(1))
     return (count if count > 0 else err), command.summary_fields()

@@ -15,10 +15,11 @@ import json
 import os
 import sys
 
-from pycxl.daxctl.commands.list import display_json_array, region_matches
+from pycxl.daxctl.commands.list import region_matches
 from pycxl.daxctl.json import _dev_matches, device_json
 from pycxl.daxctl.lib import MOVABLE, NORMAL, DaxCtx, strerror, will_auto_online
 from pycxl.util.cparse import ULLONG_MAX, scan_int_pair
+from pycxl.util.json_display import display_json_array
 from pycxl.util.log import LOG_DEBUG
 from pycxl.util.parse_options import EXIT_USAGE, Opt, UsageExit, parse_options, usage_text
 from pycxl.util.size import parse_size64

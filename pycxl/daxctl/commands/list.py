@@ -6,8 +6,8 @@ import sys
 
 from pycxl.daxctl.json import devices_json, region_json
 from pycxl.daxctl.lib import DaxCtx
-from pycxl.util import jsonc
-from pycxl.util.log import error, warning
+from pycxl.util.json_display import display_json_array
+from pycxl.util.log import error
 from pycxl.util.parse_options import EXIT_USAGE, Opt, UsageExit, parse_options, usage_text
 
 # typing would cost every run its import: type-only names stay here.
@@ -42,16 +42,6 @@ def region_matches(region: DaxRegion, ident: str | None) -> bool:
     if wanted is None:
         wanted = scan_int(ident, "region")
     return wanted is not None and wanted == region.id
-
-
-def display_json_array(result: list[Any], human: bool) -> None:
-    """util_display_json_array: one element with -u prints bare; an empty array warns."""
-    if len(result) > 1 or not human:
-        if not result:
-            warning("no matching devices found\n")
-        sys.stdout.write(jsonc.dumps(result) + "\n")
-    elif result:
-        sys.stdout.write(jsonc.dumps(result[0]) + "\n")
 
 
 def cmd_list(argv: list[str], sysfs: Sysfs) -> int:
