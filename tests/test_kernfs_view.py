@@ -181,6 +181,34 @@ def test_direct_lookup_of_hidden_names_fails_enoent(preset: str) -> None:
             assert errno_of(view.read, f"{CXL}/{device}/{name}") == errno.ENOENT
 
 
+@pytest.mark.parametrize("preset", ["cxl_test", "qemu-mixed"])
+def test_driver_directories_hold_only_their_bound_devices(preset: str) -> None:
+    # A driver directory is looked up entry by entry (a store to bind must not draw a link
+    # for every device of the bus): a device of the bus that another driver (or none)
+    # holds is no entry of it, a bound one is a link to its device, and unbinding
+    # takes it away at once.
+    kernel = fresh_kernel(preset)
+    listed = View(kernel)
+    drivers = "/sys/bus/cxl/drivers"
+    devices = listed.listdir("/sys/bus/cxl/devices")
+    checked = 0
+    for driver in listed.listdir(drivers):
+        present = set(listed.listdir(f"{drivers}/{driver}"))
+        for device in devices:
+            view = View(kernel)
+            if device in present:
+                assert view.readlink(f"{drivers}/{driver}/{device}") == listed.readlink(
+                    f"{drivers}/{driver}/{device}"
+                )
+                checked += 1
+            else:
+                assert errno_of(view.lstat, f"{drivers}/{driver}/{device}") == errno.ENOENT
+    assert checked > 0
+    View(kernel).write(f"{drivers}/cxl_mem/unbind", b"mem0")
+    assert errno_of(View(kernel).lstat, f"{drivers}/cxl_mem/mem0") == errno.ENOENT
+    assert "mem0" not in View(kernel).listdir(f"{drivers}/cxl_mem")
+
+
 # == errors and permissions (0.2, 0.3) ========================================================
 
 

@@ -265,7 +265,9 @@ class Tree:
         )
         entries["drivers"] = Dir(
             lambda: {
-                drv.name: Dir(partial(self._driver_dir, drv))
+                drv.name: Dir(
+                    partial(self._driver_dir, drv), lookup=partial(self._driver_entry, drv)
+                )
                 for drv in bus_type(name).drivers.values()
                 if drv.loaded(self.k)
             }
@@ -282,6 +284,14 @@ class Tree:
             if dev.driver == drv.name:
                 entries[dev.name] = Link(self.path(dev))
         return entries
+
+    def _driver_entry(self, drv: Driver, name: str) -> Node:
+        """One entry of a driver directory, without listing every device of its bus (a
+        store to ``bind`` on a large platform would otherwise draw thousands of links)."""
+        dev = self.k.devices.get(f"bus/{drv.bus}/{name}")
+        if dev is not None and dev.driver == drv.name:
+            return Link(self.path(dev))
+        return driver_attrs(self.k, drv).get(name, MISSING)
 
     def _class_root(self) -> dict[str, Node]:
         return {name: Dir(partial(self._class_dir, name)) for name in CLASSES}

@@ -12,8 +12,10 @@ from pycxl.util.sysattr import attr_int, attr_u64
 # typing would cost every run its import: type-only names stay here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pycxl.cxl.lib.decoder import Decoder
-    from pycxl.cxl.lib.port import Bus
+    from pycxl.cxl.lib.port import Bus, Port
 
 UINT_MAX = 0xFFFFFFFF
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -242,21 +244,40 @@ class Region(Device):
 
 def find_decoder(buses: list[Bus], name: str) -> Decoder | None:
     """A decoder by name. Order: each bus's root decoders, the decoders of endpoints right
-    below the root, then every port depth first (its decoders, then its endpoints')."""
-    for bus in buses:
-        for dec in bus.decoders():
+    below the root, then every port depth first (its decoders, then its endpoints').
+
+    A port's decoders are the entries named ``decoder<port id>.*``, so only the port whose
+    id the name carries can hold it: the others' decoders are not read (at 1,024 memdevs
+    that is thousands of directories). Under debug logging every port's decoders are
+    still added, as upstream's search adds them, so that the log is the same."""
+    owner = -1 if buses and buses[0].ctx.log.debug else _owner_id(name)
+
+    def search(port: Port) -> Decoder | None:
+        if owner >= 0 and port.id != owner:
+            return None
+        for dec in port.decoders():
             if dec.devname == name:
                 return dec
-        for ep in bus.endpoints():
-            for dec in ep.decoders():
-                if dec.devname == name:
-                    return dec
+        return None
+
+    def below(bus: Bus) -> Iterator[Port]:
+        """The ports whose decoders are searched, in upstream's order."""
+        yield bus
+        yield from bus.endpoints()
         for port in bus.descendants():
-            for dec in port.decoders():
-                if dec.devname == name:
-                    return dec
-            for ep in port.endpoints():
-                for dec in ep.decoders():
-                    if dec.devname == name:
-                        return dec
+            yield port
+            yield from port.endpoints()
+
+    for bus in buses:
+        for port in below(bus):
+            found = search(port)
+            if found is not None:
+                return found
     return None
+
+
+def _owner_id(name: str) -> int:
+    """The port id in a decoder's name (``decoder3.1``: 3); -1 for another name."""
+    digits = name.removeprefix("decoder").partition(".")[0]
+    ok = name.startswith("decoder") and digits.isascii() and digits.isdigit()
+    return int(digits) if ok else -1
