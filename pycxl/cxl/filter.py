@@ -159,19 +159,7 @@ def port_matches(port: Port, ident: str | None, mode: str) -> bool:
 
 
 def endpoint_matches(ep: Port, ident: str | None) -> bool:
-    if ident is None:
-        return True
-    for name in tokens(ident):
-        if name == "all":
-            return True
-        num = scan_int(name)
-        if num is None:
-            num = scan_int(name, "endpoint")
-        if num is not None and num == ep.id:
-            return True
-        if name in (ep.devname, ep.host):
-            return True
-    return False
+    return _named_or_numbered(ident, "endpoint", ep.id, (ep.devname, ep.host))
 
 
 def decoder_matches(decoder: Decoder, ident: str | None) -> bool:
@@ -198,6 +186,14 @@ def decoder_matches(decoder: Decoder, ident: str | None) -> bool:
 
 
 def region_matches(region: Region, ident: str | None) -> bool:
+    return _named_or_numbered(ident, "region", region.id, (region.devname,))
+
+
+def _named_or_numbered(
+    ident: str | None, prefix: str, obj_id: int, names: tuple[str | None, ...]
+) -> bool:
+    """A filter of whitespace- or comma-separated tokens: "all", the object's number
+    (bare or after ``prefix``), or one of its names. No filter matches everything."""
     if ident is None:
         return True
     for name in tokens(ident):
@@ -205,10 +201,10 @@ def region_matches(region: Region, ident: str | None) -> bool:
             return True
         num = scan_int(name)
         if num is None:
-            num = scan_int(name, "region")
-        if num is not None and num == region.id:
+            num = scan_int(name, prefix)
+        if num is not None and num == obj_id:
             return True
-        if name == region.devname:
+        if name in names:
             return True
     return False
 

@@ -29,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from pycxl.daxctl.lib import DaxDevice, DaxRegion
+    from pycxl.daxctl.lib import DaxDevice, DaxMemory, DaxRegion
     from pycxl.sysfs.base import Sysfs
 
 _BASE = [
@@ -154,18 +154,10 @@ class DeviceCommand:
 
     def online_memory(self, dev: DaxDevice) -> int:
         name = dev.devname
-        mem = dev.memory()
-        if mem is None:
-            _err(f"{name}: failed to get the memory object\n")
-            return -errno.ENXIO
-        total = mem.num_sections()
-        if total < 0:
-            _err(f"{name}: failed to get number of memory sections\n")
-            return total
-        online = mem.is_online()
-        if online < 0:
-            _err(f"{name}: failed to determine online state: {strerror(online)}\n")
-            return online
+        state = _memory_state(dev)
+        if isinstance(state, int):
+            return state
+        mem, total, online = state
         if online:
             _err(_RACE_WARNING.format(name))
         if online == total:
@@ -179,9 +171,8 @@ class DeviceCommand:
             return rc
         if self.verbose:
             _err(f"{name}: {rc} memory section{_s(rc)} onlined\n")
-        online = mem.is_online()
+        online = _online_sections(name, mem)
         if online < 0:
-            _err(f"{name}: failed to determine online state: {strerror(online)}\n")
             return online
         if online < total:
             _err(f"{name}: failed to online {total - online} memory sections\n")
@@ -190,18 +181,10 @@ class DeviceCommand:
 
     def offline_memory(self, dev: DaxDevice) -> int:
         name = dev.devname
-        mem = dev.memory()
-        if mem is None:
-            _err(f"{name}: failed to get the memory object\n")
-            return -errno.ENXIO
-        total = mem.num_sections()
-        if total < 0:
-            _err(f"{name}: failed to get number of memory sections\n")
-            return total
-        online = mem.is_online()
-        if online < 0:
-            _err(f"{name}: failed to determine online state: {strerror(online)}\n")
-            return online
+        state = _memory_state(dev)
+        if isinstance(state, int):
+            return state
+        mem, total, online = state
         offline = total - online
         if offline == total:
             _err(f"{name}: all memory sections ({offline}) already offline\n")
@@ -214,9 +197,8 @@ class DeviceCommand:
             return rc
         if self.verbose:
             _err(f"{name}: {rc} memory section{_s(rc)} offlined\n")
-        online = mem.is_online()
+        online = _online_sections(name, mem)
         if online < 0:
-            _err(f"{name}: failed to determine online state: {strerror(online)}\n")
             return online
         if online:
             _err(f"{name}: failed to offline {online} memory sections\n")
@@ -571,3 +553,27 @@ def run_device_command(name: str, argv: list[str], sysfs: Sysfs) -> int:
         _err(f"error {doing}: {strerror(rc)}\n")
     _err(summary.format(n=processed, s=_s(processed)) + "\n")
     return rc
+
+
+def _memory_state(dev: DaxDevice) -> tuple[DaxMemory, int, int] | int:
+    """What onlining and offlining both start from: the device's memory object, its
+    section count and how many are online; or the error code, its line printed."""
+    name = dev.devname
+    mem = dev.memory()
+    if mem is None:
+        _err(f"{name}: failed to get the memory object\n")
+        return -errno.ENXIO
+    total = mem.num_sections()
+    if total < 0:
+        _err(f"{name}: failed to get number of memory sections\n")
+        return total
+    online = _online_sections(name, mem)
+    return online if online < 0 else (mem, total, online)
+
+
+def _online_sections(name: str, mem: DaxMemory) -> int:
+    """The sections online now, or the error code, its line printed."""
+    online = mem.is_online()
+    if online < 0:
+        _err(f"{name}: failed to determine online state: {strerror(online)}\n")
+    return online
