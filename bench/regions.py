@@ -112,6 +112,16 @@ def shapes_for(name: str, state: Path) -> list[Shape]:
     return shapes
 
 
+#: ``fake-sysfs run --state STATE -- ARGV...``: python -c this STATE ARGV...
+_RUN_IN_NAMESPACE = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from fake_sysfs.frontends.namespace import run_emulated\n"
+    "from fake_sysfs.store import StateStore\n"
+    "sys.exit(run_emulated(StateStore(Path(sys.argv[1])), sys.argv[2:]))\n"
+)
+
+
 def region_name(path: str) -> str | None:
     """The region a create-region printed (its JSON object), or None."""
     try:
@@ -222,8 +232,8 @@ def run_platform(
     stores: dict[str, list[float]] = {}
     try:
         if upstream:
-            prefix = [sys.executable, "-c", "from fake_sysfs.cli import main; main()"]
-            prefix += ["run", "--state", str(twin), "--"]
+            # fake-sysfs run, without the CLI (and its typer) around it.
+            prefix = [sys.executable, "-c", _RUN_IN_NAMESPACE, str(twin)]
             server = Remote(prefix, ["serve"], env={**env, "FAKE_SYSFS_STATE": str(twin)})
         for shape in shapes:
             sides: dict[str, tuple[Runner, str, str]] = {

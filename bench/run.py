@@ -78,6 +78,19 @@ def upstream_unavailable() -> str | None:
     return None
 
 
+def fuse_unavailable() -> str | None:
+    """Why this interpreter cannot serve the FUSE mount the region section's upstream side
+    runs on, or None: checked before any section runs, not minutes in."""
+    try:
+        import mfusepy  # type: ignore[import-untyped]  # noqa: F401
+    except (ImportError, OSError):
+        return (
+            f"{sys.executable} cannot import mfusepy, the FUSE binding of the region "
+            "section's mount (run this script with the project's .venv/bin/python)"
+        )
+    return None
+
+
 def install_pycxl(work: Path) -> tuple[str, str]:
     """pycxl as a user gets it from ``pip install .`` into a virtual environment: a wheel
     of this checkout (working tree included), installed without dependencies (``cxl`` needs
@@ -632,6 +645,8 @@ def benchmark(args: argparse.Namespace) -> None:
     upstream = not args.skip_upstream
     if upstream:
         reason = upstream_unavailable()
+        if reason is None and "regions" in args.sections:
+            reason = fuse_unavailable()
         if reason is not None:
             fail(f"cannot run the upstream oracle: {reason} (or use --skip-upstream)")
     version = source_version()

@@ -523,3 +523,38 @@ def test_mailbox_commands_are_journaled_and_replay(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.decode() == here
+
+
+@pytest.mark.parametrize("preset", ["qemu-mixed", "cxl_test"])
+def test_a_small_platform_folds_its_journal_sooner(tmp_path: Path, preset: str) -> None:
+    # A record costs every cold reader its replay; a snapshot costs the writer about as
+    # much per KiB: the journal is folded once it holds a record per KiB of snapshot
+    # (never before COMPACT_MIN_RECORDS, never after COMPACT_RECORDS).
+    s = _store(tmp_path, preset)
+    fd = os.open(s.file, os.O_RDONLY)
+    try:
+        first, length = read_header(fd)
+    finally:
+        os.close(fd)
+    limit = min(
+        store_mod.COMPACT_RECORDS,
+        max(store_mod.COMPACT_MIN_RECORDS, length // store_mod.SNAPSHOT_BYTES_PER_RECORD),
+    )
+    assert store_mod.COMPACT_MIN_RECORDS < limit < store_mod.COMPACT_RECORDS
+    stores = 0
+    while True:
+        # The next region's name, as the handshake wants it, then its deletion.
+        name = View(s.load(keep=True)[0]).read(f"{CXL}/decoder0.0/create_ram_region")
+        s.write_attr(f"{CXL}/decoder0.0/create_ram_region", name)
+        s.write_attr(f"{CXL}/decoder0.0/delete_region", name)
+        stores += 2
+        fd = os.open(s.file, os.O_RDONLY)
+        try:
+            generation = read_header(fd)[0]
+        finally:
+            os.close(fd)
+        if generation != first:
+            break
+        assert stores < limit
+    assert stores in (limit, limit + 1)
+    assert _dump(s.load(keep=True)[0]) == _dump(StateStore(s.dir).load()[0])
