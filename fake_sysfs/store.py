@@ -497,6 +497,7 @@ def _compaction_due(held: _Held) -> bool:
     limit = min(COMPACT_RECORDS, max(COMPACT_MIN_RECORDS, limit))
     return held.records >= limit or held.journal_bytes() >= COMPACT_BYTES
 
+
 _APPEND_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 

@@ -11,7 +11,7 @@ callers translate into their own errors.
 
 from __future__ import annotations
 
-import base64
+import binascii
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def lsa_read(k: Kernel, mem: Memdev, off: int, n: int) -> bytes:
         take = min(PAGE - start, off + n - pos)
         stored = mem.lsa.get(page)
         if stored is not None:
-            data = base64.b64decode(stored)
+            data = binascii.a2b_base64(stored)
             out[pos - off : pos - off + take] = data[start : start + take]
         pos += take
     return bytes(out)
@@ -57,10 +57,10 @@ def lsa_write(k: Kernel, mem: Memdev, off: int, data: bytes) -> None:
         page, start = divmod(pos, PAGE)
         take = min(PAGE - start, end - pos)
         stored = mem.lsa.get(page)
-        buf = bytearray(base64.b64decode(stored)) if stored is not None else bytearray(PAGE)
+        buf = bytearray(binascii.a2b_base64(stored)) if stored is not None else bytearray(PAGE)
         buf[start : start + take] = data[pos - off : pos - off + take]
         if buf != _ZERO_PAGE:  # a C comparison; any() walks the page in Python
-            mem.lsa[page] = base64.b64encode(bytes(buf)).decode("ascii")
+            mem.lsa[page] = binascii.b2a_base64(bytes(buf), newline=False).decode("ascii")
         else:
             mem.lsa.pop(page, None)
         pos += take

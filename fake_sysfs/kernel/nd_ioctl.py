@@ -36,7 +36,7 @@ the kernel's state too).
 
 from __future__ import annotations
 
-import base64
+import binascii
 import errno
 import struct
 import zlib
@@ -184,11 +184,12 @@ def encode_batch(bufs: list[bytes]) -> str:
     """The buffers as one JSON-ready string: their count and lengths (u32) then their
     bytes, deflated (label areas are mostly zeros: a 256 MiB zeroing journals in ~256 KiB)."""
     head = struct.pack(f"<I{len(bufs)}I", len(bufs), *(len(b) for b in bufs))
-    return base64.b64encode(zlib.compress(head + b"".join(bufs), 1)).decode("ascii")
+    packed = zlib.compress(head + b"".join(bufs), 1)
+    return binascii.b2a_base64(packed, newline=False).decode("ascii")
 
 
 def decode_batch(text: str) -> list[bytes]:
-    raw = zlib.decompress(base64.b64decode(text))
+    raw = zlib.decompress(binascii.a2b_base64(text))
     (count,) = _U32.unpack_from(raw)
     sizes = struct.unpack_from(f"<{count}I", raw, 4)
     at = 4 + 4 * count

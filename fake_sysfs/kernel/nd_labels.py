@@ -38,11 +38,11 @@ import array
 import operator
 import struct
 import sys
-import uuid as uuidlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fake_sysfs.kernel.lsa import PAGE, lsa_read, lsa_write
+from fake_sysfs.kernel.uuids import to_bytes, to_text
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.memdevs import Memdev
@@ -56,13 +56,22 @@ SIGNATURE = b"NAMESPACE_INDEX\0"
 NSLABEL_FLAG_UPDATING = 0x8
 #: The index version nd_label_write_index() writes for 256-byte labels.
 INDEX_VERSION = (1, 2)
+
+
 #: Abstraction (claim class) GUIDs the nvdimm core records (to_abstraction_guid()), stored
 #: in GUID byte order; a CXL namespace's btt class is BTT2 (btt_claim_class(): no 1.1
 #: index here).
+def _guid(text: str) -> bytes:
+    """A GUID's 16 bytes in the EFI (mixed-endian) order: the first three fields
+    little-endian (what ``uuid.UUID(text).bytes_le`` gives)."""
+    raw = to_bytes(text)
+    return raw[3::-1] + raw[5:3:-1] + raw[7:5:-1] + raw[8:]
+
+
 CLAIM_UUIDS = {
-    "btt": uuidlib.UUID("18633bfc-1735-4217-8ac9-17239282d3f8"),
-    "pfn": uuidlib.UUID("266400ba-fb9f-4677-bcb0-968f11d0d225"),
-    "dax": uuidlib.UUID("97a86d9c-3cdd-4eda-986f-5068b4f80088"),
+    "btt": _guid("18633bfc-1735-4217-8ac9-17239282d3f8"),
+    "pfn": _guid("266400ba-fb9f-4677-bcb0-968f11d0d225"),
+    "dax": _guid("97a86d9c-3cdd-4eda-986f-5068b4f80088"),
 }
 _INDEX = struct.Struct("<16s3sBIQQQQIHHQ")
 #: struct nvdimm_efi_label: uuid, name, flags, nlabel, position, isetcookie, lbasize, dpa,
@@ -243,10 +252,10 @@ def _decode_label(raw: bytes, slot: int) -> Label | None:
         return None
     if fletcher64(raw[:248] + b"\0" * 8) != csum:
         return None
-    claim = next((k for k, v in CLAIM_UUIDS.items() if v.bytes_le == abstraction), "")
+    claim = next((k for k, v in CLAIM_UUIDS.items() if v == abstraction), "")
     return Label(
         slot=slot,
-        uuid=str(uuidlib.UUID(bytes=uid)),
+        uuid=to_text(uid),
         name=name.split(b"\0", 1)[0].decode("utf-8", "replace"),
         flags=flags,
         nlabel=nlabel,
@@ -353,7 +362,7 @@ def write_labels(k: Kernel, mem: Memdev, add: list[Label], reap: list[str]) -> N
     namespace had before). The area is initialized first if it holds no valid index
     (init_labels)."""
     index = current_index(k, mem) or init_index(k, mem)
-    gone = {uuidlib.UUID(u).bytes for u in reap} | {uuidlib.UUID(lb.uuid).bytes for lb in add}
+    gone = {to_bytes(u) for u in reap} | {to_bytes(lb.uuid) for lb in add}
     for flags in (NSLABEL_FLAG_UPDATING, 0):
         for label in add:
             label.flags = flags
@@ -366,7 +375,7 @@ def delete_labels(k: Kernel, mem: Memdev, uuid: str) -> None:
     index = current_index(k, mem)
     if index is None:
         return
-    gone = uuidlib.UUID(uuid).bytes
+    gone = to_bytes(uuid)
     for slot, uid in _slot_uuids(k, mem, index).items():
         if uid == gone:
             _set_free(index, slot, True)
@@ -379,7 +388,7 @@ def _encode_label(label: Label) -> bytes:
     claim = CLAIM_UUIDS.get(label.claim)
     raw = bytearray(
         _LABEL.pack(
-            uuidlib.UUID(label.uuid).bytes,
+            to_bytes(label.uuid),
             label.name.encode()[:63].ljust(64, b"\0"),
             label.flags,
             label.nlabel,
@@ -392,7 +401,7 @@ def _encode_label(label: Label) -> bytes:
             0,
             bytes(3),
             bytes(16),
-            claim.bytes_le if claim is not None else bytes(16),
+            claim if claim is not None else bytes(16),
             bytes(88),
             0,
         )

@@ -22,7 +22,6 @@ everything below it.
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise
@@ -983,7 +982,7 @@ def uuid_store(k: Kernel, region: Region, buf: bytes) -> None:
     if not valid:
         k.log.dbg(dev, f"uuid: {c_string(buf[:36])!r} is not a uuid, -EINVAL")
         raise kerr(errno.EINVAL)
-    value = str(uuidlib.UUID(text))
+    value = text.lower()  # uuid_parse() took the digits; they print in lower case
     if value == NULL_UUID:
         k.log.dbg(dev, "uuid: the null uuid, -EINVAL")
         raise kerr(errno.EINVAL)

@@ -14,9 +14,10 @@ string's 32-bit slot holds ``length << 16 | offset``.
 from __future__ import annotations
 
 import struct
-import uuid as uuid_mod
 from dataclasses import dataclass
 from functools import cache
+
+from fake_sysfs.kernel.uuids import to_bytes, to_text
 
 #: ``id`` of the first CXL event: event ids are given at registration and differ between
 #: kernels; these follow trace.h's order from a value a distribution kernel shows.
@@ -376,7 +377,7 @@ def entry_bytes(name: str, pid: int, values: dict[str, Value]) -> bytes:
             dynamic += data
         elif f.kind == "uuid":
             assert isinstance(value, str)
-            buf[offset : offset + 16] = uuid_mod.UUID(value).bytes
+            buf[offset : offset + 16] = to_bytes(value)
         elif f.kind == "array":
             assert isinstance(value, list)
             raw = b"".join(_pack_num(f, v) for v in value)
@@ -419,7 +420,7 @@ def _hex_bytes(values: list[int]) -> str:
 
 
 def _uuid_text(raw: list[int]) -> str:
-    return str(uuid_mod.UUID(bytes=bytes(raw)))
+    return to_text(bytes(raw))
 
 
 def text(name: str, v: dict[str, Value]) -> str:

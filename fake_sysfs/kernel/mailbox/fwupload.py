@@ -12,8 +12,7 @@ idle is recorded by the driver for the next one (the store still fails with ENOD
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import binascii
 from typing import TYPE_CHECKING
 
 from fake_sysfs.errors import errno, kerr
@@ -102,7 +101,7 @@ def data_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
     up = _up(mem)
     if up.status != "receiving":
         raise kerr(errno.ENODEV)
-    up.image.append(base64.b64encode(buf).decode("ascii"))
+    up.image.append(binascii.b2a_base64(buf, newline=False).decode("ascii"))
 
 
 def cancel_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
@@ -120,10 +119,10 @@ def cancel_store(k: Kernel, mem: Memdev, buf: bytes) -> None:
 def _start(k: Kernel, mem: Memdev) -> None:
     """``loading`` 0 after an image: the driver's prepare step, then the transfer."""
     up = _up(mem)
-    image = b"".join(base64.b64decode(piece) for piece in up.image)
+    image = b"".join(binascii.a2b_base64(piece) for piece in up.image)
     up.image = []
     up.size = up.remaining = len(image)
-    up.sha256 = hashlib.sha256(image).hexdigest()
+    up.sha256 = _sha256(image)
     limit = MOCK_LIMIT if mem.device.model == "mock" else QEMU_LIMIT
     if up.cancel:
         up.cancel = False
@@ -166,5 +165,12 @@ def finish(k: Kernel, mem: Memdev) -> None:
 def fw_buf_checksum(mem: Memdev | None) -> str:
     """The mock's sha256 of the last image it received (of nothing before any)."""
     if mem is None or not mem.device.upload.checksum:
-        return hashlib.sha256(b"").hexdigest()
+        return _sha256(b"")
     return mem.device.upload.checksum
+
+
+def _sha256(data: bytes) -> str:
+    # hashlib is imported here, not by every cold command that loads the kernel.
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()

@@ -4,17 +4,17 @@ the kernel reads at probe to learn which commands the device supports."""
 from __future__ import annotations
 
 import struct
-import uuid
 from typing import TYPE_CHECKING
 
 from fake_sysfs.kernel.mailbox.commands import INVALID_INPUT, SUCCESS
 from fake_sysfs.kernel.mailbox.reply import Reply
+from fake_sysfs.kernel.uuids import to_bytes
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.memdevs import Memdev
     from fake_sysfs.kernel.state import Kernel
 
-CEL_UUID = uuid.UUID("0da9c0b5-bf41-4b78-8f79-96b1623b3f17").bytes
+CEL_UUID = to_bytes("0da9c0b5-bf41-4b78-8f79-96b1623b3f17")
 
 
 def _cel(mem: Memdev) -> bytes:
