@@ -128,9 +128,13 @@ static int stand_in(const char *path, int family, const char *name)
 		return real(__VA_ARGS__);                                        \
 	}
 
+/* The mode argument, present only when the flags need one (glibc's __OPEN_NEEDS_MODE):
+ * O_TMPFILE shares its O_DIRECTORY bit with every directory open, so it must match whole. */
 static mode_t mode_arg(int flags, va_list ap)
 {
-	return (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+	int needs = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+
+	return needs ? va_arg(ap, mode_t) : 0;
 }
 
 int open(const char *path, int flags, ...)
