@@ -6,6 +6,7 @@ Failures raise OSError with the errno the operation would give on a real sysfs.
 
 from __future__ import annotations
 
+import errno
 import os
 from abc import ABC, abstractmethod
 
@@ -41,10 +42,20 @@ class DevStat:
 class NodeOpenFailed(OSError):
     """open() of a /dev/cxl node failed (libcxl: ``failed to open <path>: <strerror>``)."""
 
+    @classmethod
+    def of(cls, e: OSError, path: str) -> NodeOpenFailed:
+        """The open of ``path`` failed with ``e`` (EIO when it carries no errno)."""
+        err = e.errno or errno.EIO
+        return cls(err, os.strerror(err), path)
+
 
 class NodeInvalid(OSError):
     """The opened node is not the memdev's character device (libcxl: ``failed to
     validate <path> as a CXL memdev node``); ENXIO."""
+
+    @classmethod
+    def at(cls, path: str) -> NodeInvalid:
+        return cls(errno.ENXIO, os.strerror(errno.ENXIO), path)
 
 
 class Mailbox(ABC):

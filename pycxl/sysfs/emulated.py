@@ -130,6 +130,17 @@ class _Frontend(InProcess):
         return (reply.errno, reply.retval, reply.out), False
 
 
+def check_node(frontend: InProcess, path: str, devnum: tuple[int, int]) -> None:
+    """What opening an emulated /dev node checks, as the real paths' open and fstat do:
+    that it is there (NodeOpenFailed) and is the device's character node (NodeInvalid)."""
+    try:
+        mode, major, minor = frontend.dev_node(path)
+    except OSError as e:
+        raise NodeOpenFailed.of(e, path) from None
+    if not stat.S_ISCHR(mode) or (major, minor) != devnum:
+        raise NodeInvalid.at(path)
+
+
 class _EmulatedMailbox(Mailbox):
     """The emulated device behind ``/dev/cxl/memN``: the node is checked as a real one
     would be at open, then the command goes to the emulated kernel as fields and bytes."""
@@ -148,13 +159,7 @@ class _EmulatedMailbox(Mailbox):
         state = self.frontend._snap
         if state is not None and state is self._checked:
             return
-        try:
-            mode, major, minor = self.frontend.dev_node(self.path)
-        except OSError as e:
-            err = e.errno or errno.EIO
-            raise NodeOpenFailed(err, os.strerror(err), self.path) from None
-        if not stat.S_ISCHR(mode) or (major, minor) != self.devnum:
-            raise NodeInvalid(errno.ENXIO, os.strerror(errno.ENXIO), self.path)
+        check_node(self.frontend, self.path, self.devnum)
         self._checked = self.frontend._snap
         self._queries = {}
 

@@ -9,13 +9,12 @@ runs as the journaled operation ``nd_ioctl`` of the state store.
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 
 from fake_sysfs.errors import FakeSysfsError
 from fake_sysfs.frontends.readcache import MISS
-from pycxl.sysfs.base import NodeInvalid, NodeOpenFailed, SysfsUnavailable
+from pycxl.sysfs.base import SysfsUnavailable
+from pycxl.sysfs.emulated import check_node
 from pycxl.sysfs.ndioctl import ND_CMD_GET_CONFIG_SIZE, NdControl
 
 TYPE_CHECKING = False  # typing costs every run its import
@@ -33,13 +32,7 @@ class EmulatedNdControl(NdControl):
         self.devnum = devnum
 
     def open(self) -> None:
-        try:
-            mode, major, minor = self.frontend.dev_node(self.path)
-        except OSError as e:
-            err = e.errno or errno.EIO
-            raise NodeOpenFailed(err, os.strerror(err), self.path) from None
-        if not stat.S_ISCHR(mode) or (major, minor) != self.devnum:
-            raise NodeInvalid(errno.ENXIO, os.strerror(errno.ENXIO), self.path)
+        check_node(self.frontend, self.path, self.devnum)
 
     def call(self, nr: int, buf: bytes) -> bytes:
         from fake_sysfs.kernel import nd_ioctl

@@ -13,7 +13,6 @@ Layouts (little-endian, include/uapi/linux/cxl_mem.h):
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import os
 import stat
@@ -49,11 +48,10 @@ class IoctlMailbox(Mailbox):
         try:
             fd = self._open_dev(self.path)
         except OSError as e:
-            err = e.errno or errno.EIO
-            raise NodeOpenFailed(err, os.strerror(err), self.path) from None
+            raise NodeOpenFailed.of(e, self.path) from None
         try:
             if node_number(fd) != self.devnum:
-                raise NodeInvalid(errno.ENXIO, os.strerror(errno.ENXIO), self.path)
+                raise NodeInvalid.at(self.path)
             fcntl.ioctl(fd, request, arg, True)
         finally:
             os.close(fd)

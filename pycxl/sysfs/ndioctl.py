@@ -14,7 +14,6 @@ kernel reads and writes in place:
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import struct
@@ -113,11 +112,10 @@ class IoctlNdControl(NdControl):
         try:
             fd = self._open_dev(self.path)
         except OSError as e:
-            err = e.errno or errno.EIO
-            raise NodeOpenFailed(err, os.strerror(err), self.path) from None
+            raise NodeOpenFailed.of(e, self.path) from None
         if node_number(fd) != self.devnum:
             os.close(fd)
-            raise NodeInvalid(errno.ENXIO, os.strerror(errno.ENXIO), self.path)
+            raise NodeInvalid.at(self.path)
         self._fd = fd
 
     def call(self, nr: int, buf: bytes) -> bytes:
