@@ -14,10 +14,12 @@ bridges, mem2 at position 0.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ import pytest
 from fake_sysfs.kernel import log as klog
 from fake_sysfs.kernel.interleave import Interleave, of_region
 from fake_sysfs.kernel.media import Piece, disk_geometry, media_name
-from fake_sysfs.media import MediaDir, MediaError, before_reboot, open_block
+from fake_sysfs.media import BlockDevice, MediaDir, MediaError, before_reboot, open_block
 from fake_sysfs.store import StateStore
 from tests.helpers import run_cxl, sysfs_read, sysfs_write
 from tests.nd_helpers import CREATE_REGION, pmem_state, run_ndctl
@@ -73,24 +75,26 @@ def media_bytes(state: Path, name: str, dpa: int, length: int, stamp: int = 0) -
     return data + bytes(length - len(data))
 
 
-def write_disk(state: Path, disk: str, offset: int, data: bytes) -> int:
+@contextlib.contextmanager
+def _disk(state: Path, disk: str) -> Iterator[BlockDevice]:
+    """The pmem disk ``disk`` of the state, open on its media files."""
     geometry = disk_geometry(kernel(state), disk)
     assert geometry is not None
     dev = open_block(str(state), geometry)
     try:
-        return dev.write(offset, data)
+        yield dev
     finally:
         dev.close()
+
+
+def write_disk(state: Path, disk: str, offset: int, data: bytes) -> int:
+    with _disk(state, disk) as dev:
+        return dev.write(offset, data)
 
 
 def read_disk(state: Path, disk: str, offset: int, length: int) -> bytes:
-    geometry = disk_geometry(kernel(state), disk)
-    assert geometry is not None
-    dev = open_block(str(state), geometry)
-    try:
+    with _disk(state, disk) as dev:
         return dev.read(offset, length)
-    finally:
-        dev.close()
 
 
 def fake_sysfs(*args: str) -> subprocess.CompletedProcess[str]:
