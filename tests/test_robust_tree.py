@@ -300,7 +300,7 @@ def test_an_unreadable_attribute_reads_as_missing(tree: Path, tmp_path: Path) ->
                 *UNPRIVILEGED,
                 "env",
                 "-i",
-                f"PYTHONPATH={Path(__file__).resolve().parent.parent}",
+                f"PYTHONPATH={place.parent / 'code'}",
                 f"PYCXL_SYSFS_ROOT={place / 'sys'}",
                 f"FAKE_SYSFS_STATE={place / 'state'}",
                 python,
@@ -313,7 +313,7 @@ def test_an_unreadable_attribute_reads_as_missing(tree: Path, tmp_path: Path) ->
             timeout=TIMEOUT,
         )
         hostile = Result(proc.stdout, proc.stderr, proc.returncode)
-        shutil.rmtree(place)
+        shutil.rmtree(place.parent)
     serial_gone = real(tree, "mem0") / "serial"
     serial_gone.unlink(missing_ok=True)
     missing = cxl(tree, "list", "-M")
@@ -331,11 +331,18 @@ def _runs_unprivileged(python: str) -> bool:
 
 
 def _world_readable_copy(tree: Path) -> str:
+    """A copy of ``tree``, and beside it (``code``) of the packages the command imports,
+    that an unprivileged user can read: neither the test's directory nor the checkout
+    need be (a checkout cloned into a ``mktemp -d`` directory is not)."""
     import tempfile
 
     place = tempfile.mkdtemp(prefix="pycxl-eacces-")
     os.chmod(place, 0o755)
     shutil.copytree(tree, Path(place) / "tree", symlinks=True)
+    checkout = Path(__file__).resolve().parent.parent
+    skip = shutil.ignore_patterns("__pycache__")
+    for package in ("pycxl", "fake_sysfs"):
+        shutil.copytree(checkout / package, Path(place) / "code" / package, ignore=skip)
     for top, dirs, files in os.walk(place):
         for name in dirs:
             os.chmod(os.path.join(top, name), 0o755)
