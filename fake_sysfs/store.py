@@ -93,6 +93,8 @@ class StateStore:
         self.committed: Snapshot | None = None
         #: The kernel kept in memory between stores (see load(keep=True)).
         self._held: _Held | None = None
+        #: The directory's descriptor while ``exclusive`` holds the writers' lock.
+        self._exclusive: int | None = None
 
     def exists(self) -> bool:
         return self.file.exists()
@@ -100,8 +102,29 @@ class StateStore:
     # -- the directory and its lock --------------------------------------------------------
 
     @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the writers' lock across several commits of this store: no other writer's
+        commit lands between them. A set-up made of several stores (a tracefs instance made,
+        then an event enabled in it) needs this: each store applies to the state committed
+        when it is made, and one replacing the whole state between two of them would leave
+        the second without what the first made. Nested uses hold the lock once."""
+        if self._exclusive is not None:
+            yield
+            return
+        with self._locked(self.create) as dirfd:
+            self._exclusive = dirfd
+            try:
+                yield
+            finally:
+                self._exclusive = None
+
+    @contextlib.contextmanager
     def _locked(self, create: bool) -> Iterator[int]:
-        """The directory's descriptor, with the writers' lock held."""
+        """The directory's descriptor, with the writers' lock held (already, within
+        ``exclusive``: a second flock of this process would wait for itself)."""
+        if self._exclusive is not None:
+            yield self._exclusive
+            return
         dirfd = open_dir(str(self.dir), create)
         try:
             try:

@@ -3,6 +3,7 @@ damaged files, and atomic, serialized transactions under concurrency and SIGKILL
 
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing
 import os
@@ -300,6 +301,44 @@ def test_concurrent_transactions_serialize(tmp_path: Path) -> None:
     # Every transaction saw a distinct value: none read a state another one was changing.
     seen = [int(v) for i in range(workers) for v in (tmp_path / f"log{i}").read_text().split()]
     assert sorted(seen) == list(range(start + 1, start + workers * times + 1))
+
+
+def _lock_is_free(directory: Path) -> bool:
+    """Whether another open file of the writers' lock could take it now."""
+    fd = os.open(directory / "lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_exclusive_holds_other_writers_off_across_commits(tmp_path: Path) -> None:
+    store = new_store(tmp_path, "qemu-pmem")
+    start = counter(store.load()[0])
+    assert _lock_is_free(store.dir)
+    with store.exclusive():
+        assert not _lock_is_free(store.dir)
+        # This store's own commits go on inside (one flock: a second would wait for itself).
+        for _ in range(2):
+            with store.transaction() as kernel:
+                bump(kernel)
+        with store.exclusive(), store.transaction() as kernel:  # nested: held once
+            bump(kernel)
+        assert not _lock_is_free(store.dir)
+    assert _lock_is_free(store.dir)
+    assert counter(StateStore(store.dir).load()[0]) == start + 3
+
+
+def test_exclusive_lets_go_when_its_body_fails(tmp_path: Path) -> None:
+    store = new_store(tmp_path, "qemu-pmem")
+    with pytest.raises(RuntimeError), store.exclusive():
+        raise RuntimeError("body")
+    assert _lock_is_free(store.dir)
+    with store.transaction() as kernel:  # and the store takes the lock itself again
+        bump(kernel)
 
 
 def _first_use(directory: str, out: str, go: Any) -> None:

@@ -16,6 +16,7 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -355,6 +356,77 @@ def test_media_errors_use_a_private_instance(mock: Path, sysfs: object) -> None:
     inst = f"{T}/instances/cxl list"
     assert sysfs.read(f"{inst}/tracing_on") == b"1\n"
     assert sysfs.read(f"{inst}/events/cxl/cxl_poison/enable") == b"1\n"
+
+
+def test_the_media_error_setup_holds_other_writers_off(
+    mock: Path, sysfs: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The instance is made and its event enabled with no other command's store between
+    the two: one replacing the platform there would leave the listing without the instance,
+    and it would make it halfway through, answering the rest from another platform."""
+    import fcntl
+
+    from pycxl.cxl.lib import poison
+    from pycxl.sysfs.base import Sysfs
+    from pycxl.util import event_trace
+
+    assert isinstance(sysfs, Sysfs)
+    free: list[bool] = []
+    enable = event_trace.event_enable
+
+    def checked(*args: Any) -> int:
+        fd = os.open(mock / "lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            free.append(True)
+        except BlockingIOError:
+            free.append(False)
+        finally:
+            os.close(fd)
+        return enable(*args)
+
+    monkeypatch.setattr(event_trace, "event_enable", checked)
+    poison.prepare(sysfs)
+    assert free == [False]
+    inst = f"{T}/instances/cxl list"
+    assert sysfs.read(f"{inst}/events/cxl/cxl_poison/enable") == b"1\n"
+    # Held only for the set-up: another writer goes on afterwards.
+    StateStore(mock).init(load_preset("qemu-mixed"), Origin("preset", "qemu-mixed"), True)
+
+
+def test_the_media_error_setup_starts_from_the_state_committed_now(
+    mock: Path, sysfs: object
+) -> None:
+    """Two listings begun on a state without the instance: the one that sets up second
+    finds the instance the first made, rather than making it again (refused, EEXIST)."""
+    from pycxl.cxl.lib import poison
+    from pycxl.sysfs.base import Sysfs
+
+    assert isinstance(sysfs, Sysfs)
+    assert "mem1" in sysfs.listdir("/sys/bus/cxl/devices")  # this one has begun
+    _list(mock, "-m", "mem1", "-L")  # the other one
+    assert "cxl list" in StateStore(mock).load()[0].trace.instances
+    poison.prepare(sysfs)
+    inst = f"{T}/instances/cxl list"
+    assert sysfs.read(f"{inst}/events/cxl/cxl_poison/enable") == b"1\n"
+    assert sysfs.read(f"{inst}/tracing_on") == b"1\n"
+
+
+def test_a_trace_pipe_read_and_its_path_keep_apart(sysfs: object) -> None:
+    """Whether a pipe has records and where its path leads are two answers about one path,
+    kept apart: neither is taken for the other."""
+    from pycxl.sysfs.emulated import EmulatedSysfs
+
+    assert isinstance(sysfs, EmulatedSysfs)
+    pipe = f"{T}/trace_pipe"
+    assert sysfs.read_pipe(pipe, 65536) == b""  # empty: recorded as "nothing pending"
+    assert sysfs.realpath(pipe) == pipe
+    sysfs.write(f"{T}/events/cxl/cxl_poison/enable", b"1")
+    sysfs.write(f"{DEBUG}/mem1/inject_poison", b"0x40\n")
+    other = f"{T}/per_cpu/cpu0/trace_pipe_raw"
+    assert sysfs.realpath(other) == other  # recorded first, then asked whether pending
+    assert len(sysfs.read_pipe(other, 4096)) == 4096
+    assert sysfs.read_pipe(other, 4096) == b""
 
 
 def test_a_listing_without_poison_changes_nothing(mock: Path) -> None:

@@ -345,7 +345,7 @@ class InProcess:
         empty buffer answers b"" without a transaction."""
         # Whether the buffer holds anything is a function of the state: kept with the read
         # answers, so a listing that finds its buffers empty needs no kernel.
-        pending = self._answer(path, "p", self._pending)
+        pending = self._answer(path, "P", self._pending)
         if not pending:
             return b""
         result, kernel = self._operation("consume", {"path": path, "size": size})

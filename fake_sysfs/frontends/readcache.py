@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from fake_sysfs.statedir import Snapshot
 
 #: Bump when the meaning of keys or answers changes.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 MAGIC = b"fake-sysfs reads.cache\n"
 #: After the magic: CRC-32 (4 bytes) and length (8 bytes) of the payload, big-endian.
 _HEADER = len(MAGIC) + 12

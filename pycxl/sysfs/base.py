@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 # typing would cost every run its import: type-only names stay here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from pycxl.sysfs.block import BlockIO
     from pycxl.sysfs.ndioctl import NdControl
 
@@ -77,6 +79,16 @@ class Mailbox(ABC):
     ) -> tuple[int, bytes]:
         """CXL_MEM_SEND_COMMAND: (retval, output bytes) once the command reached the
         device; ``opcode`` is the raw opcode (0 unless ``cmd_id`` is RAW)."""
+
+
+class _NoHold:
+    """``Sysfs.exclusive`` of a real kernel: nothing to hold."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 class Sysfs(ABC):
@@ -202,6 +214,13 @@ class Sysfs(ABC):
             return b""
         finally:
             os.close(fd)
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Within it, no other command's store lands between this command's stores. The
+        emulated platform needs it for a set-up of several stores (each applies to the
+        state committed when it is made, and another command may replace the whole state
+        between two of them); a real kernel's stores all apply to the one live kernel."""
+        return _NoHold()
 
     def refresh(self) -> None:  # noqa: B027 - plain files are read live
         """Forget what was read so far: later reads see the kernel as it is now. A

@@ -18,6 +18,8 @@ from pycxl.sysfs.base import DevStat, Mailbox, NodeInvalid, NodeOpenFailed, Sysf
 
 TYPE_CHECKING = False  # typing costs every run its import
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from fake_sysfs.kernfs.view import View
     from fake_sysfs.statedir import Snapshot
     from pycxl.sysfs.block import BlockIO
@@ -177,6 +179,27 @@ class _EmulatedMailbox(Mailbox):
         return self.frontend.mailbox_send(self.name, cmd_id, flags, opcode, payload, out_size)
 
 
+class _Hold:
+    """``exclusive`` on the emulated platform: the state directory's writers' lock, held
+    by this process's store (whose commits then take it no more), with an unusable state
+    directory reported as SysfsUnavailable."""
+
+    def __init__(self, frontend: _Frontend) -> None:
+        self.frontend = frontend
+        self.hold: AbstractContextManager[None] | None = None
+
+    def __enter__(self) -> None:
+        try:
+            self.hold = self.frontend.store.exclusive()
+            self.hold.__enter__()
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.hold is not None
+        self.hold.__exit__(None, None, None)
+
+
 class EmulatedSysfs(Sysfs):
     emulated = True
 
@@ -240,6 +263,9 @@ class EmulatedSysfs(Sysfs):
         from pycxl.sysfs.emulated_nd import EmulatedNdControl
 
         return EmulatedNdControl(self.frontend, path, devnum)
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        return _Hold(self.frontend)
 
     def refresh(self) -> None:
         self.frontend.refresh()

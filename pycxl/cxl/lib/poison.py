@@ -88,16 +88,28 @@ def prepare(sysfs: Sysfs) -> None:
     instance made and the ``cxl_poison`` event and tracing on there (see above)."""
     if not sysfs.emulated:
         return
-    # Each store answers for the state committed when it is made: should another command
-    # replace the state between two of them, the state held then lacks what the first
-    # made. So until the state held has it all (a few rounds at most, however busy).
-    for _ in range(8):
-        inst = tracefs.Instance.create(sysfs, INSTANCE)
-        if inst is None:
-            return
-        event_trace.event_enable(inst, "cxl", "cxl_poison")
+    tracing = tracefs.tracing_dir(sysfs)
+    if tracing is None:
+        return
+    inst = tracefs.Instance(sysfs, tracing, INSTANCE)
+    if _ready(inst):
+        return  # set up by an earlier listing: nothing to store, nothing to hold
+    # Two stores, each applied to the state committed when it is made: were another
+    # command to replace the state between them, the state held after the second would
+    # lack the instance, and the listing would make it again halfway through, answering
+    # the rest from whatever is committed then. So no other store lands between them,
+    # and they start from the state committed now (another listing may have set the
+    # instance up since this one began: making it again would be refused).
+    with sysfs.exclusive():
+        sysfs.refresh()
         if _ready(inst):
             return
+        made = tracefs.Instance.create(sysfs, INSTANCE)
+        if made is not None:
+            event_trace.event_enable(made, "cxl", "cxl_poison")
+            # Asked again of the state held now, whose answers are kept for later runs:
+            # the next listing finds it set up without loading the kernel.
+            _ready(made)
 
 
 def _ready(inst: tracefs.Instance) -> bool:
