@@ -130,6 +130,39 @@ def test_a_reader_finishes_on_the_state_it_started_with(tmp_path: Path) -> None:
     assert listing(directory) == b_serials
 
 
+@pytest.mark.parametrize("refused", ["tracefs rmdir", "mailbox", "stream"])
+def test_a_refused_operation_leaves_the_reader_on_one_state(tmp_path: Path, refused: str) -> None:
+    """A journaled operation first brings the kernel the live view reads up to date with
+    other writers' commits. Refused, it commits nothing; the process must still answer for
+    one state (the one it held, or the one committed now), never the one it held for the
+    answers it had and a newer one for those it computes afterwards."""
+    from fake_sysfs.kernel.mailbox.ioctl import ID_RAW
+    from pycxl.sysfs.emulated import _Frontend
+
+    directory = tmp_path / "s"
+    init(directory, "cxl_test")
+    next_region = f"{CXL_DEVICES}/decoder0.0/create_ram_region"
+    reader = _Frontend(StateStore(directory))
+    name = reader.read(next_region).strip().decode()  # the live view of state A is loaded
+    other = InProcess(StateStore(directory))
+    other.write(next_region, name.encode())  # another process commits state B
+    after = other.read(next_region)
+    other.close()
+    assert after != f"{name}\n".encode()
+    if refused == "tracefs rmdir":
+        with pytest.raises(OSError):
+            reader.remove_dir("/sys/kernel/tracing/instances/none")
+    elif refused == "mailbox":
+        err, _, _ = reader._live_mailbox_send("mem99", ID_RAW, 0, 0x4100, b"", 0)[0]
+        assert err == errno.ENXIO
+    else:
+        with pytest.raises(OSError):
+            reader.write_stream(f"{CXL_DEVICES}/mem99/firmware", b"x")
+    answers = (reader.read(next_region), reader.exists(f"{CXL_DEVICES}/{name}"))
+    assert answers in ((f"{name}\n".encode(), False), (after, True))
+    reader.close()
+
+
 def _flip_platforms(directory: str, stop: Any) -> None:
     """Commit cxl_test and qemu-mixed in turn, each time warming a partial cache."""
     presets = ("cxl_test", "qemu-mixed")

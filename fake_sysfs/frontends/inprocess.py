@@ -96,9 +96,9 @@ class InProcess:
 
         if now() < deadline:
             return
-        kernel = timers.finish_due(self.store, now())
-        if kernel is not None:
-            self._adopt(kernel)
+        # Also when nothing was due any more: the transaction caught the kernel the live
+        # view reads up with other writers first.
+        self._adopt(timers.finish_due(self.store, now()))
 
     @property
     def view(self) -> View:
@@ -316,7 +316,10 @@ class InProcess:
 
     def _adopt(self, kernel: Kernel | None) -> None:
         """From now on this process answers for the state committed by its store:
-        ``kernel``, or when None (after a refused store), that state loaded again."""
+        ``kernel``, or when None (after a refused store), that state loaded again. Every
+        transaction ends here, however it ends: one that commits nothing has still caught
+        the kernel the live view shares up with other writers, so the view is dropped
+        (and the state held loaded again when next needed)."""
         from fake_sysfs.kernfs.view import View
 
         committed = self.store.committed
@@ -393,6 +396,10 @@ class InProcess:
         try:
             return self.store.run_operation(name, body)
         except Refused as e:
+            # Before refusing, the store caught the kernel the live view reads up with
+            # other writers' commits (and the operation may have touched it on its way):
+            # from now on, the state committed now, or the one held, loaded again.
+            self._adopt(None)
             error = e.result
             if isinstance(error, KernfsError):
                 raise kerr(error.errno or errno.EIO, str(body["path"])) from None

@@ -11,7 +11,7 @@ import errno
 import os
 import stat
 
-from fake_sysfs.errors import FakeSysfsError
+from fake_sysfs.errors import FakeSysfsError, KernfsError
 from fake_sysfs.frontends.inprocess import InProcess
 from fake_sysfs.frontends.readcache import MISS
 from pycxl.sysfs.base import DevStat, Mailbox, NodeInvalid, NodeOpenFailed, Sysfs, SysfsUnavailable
@@ -48,6 +48,9 @@ class _Frontend(InProcess):
             self._snapshot()
         try:
             kernel = transact.write_stream(self.store, path, data)
+        except KernfsError:
+            self._adopt(None)  # refused: see InProcess._adopt
+            raise
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
         self._adopt(kernel)
@@ -127,8 +130,7 @@ class _Frontend(InProcess):
             )
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
-        if committed is not None:
-            self._adopt(committed)
+        self._adopt(committed)  # None: refused (see InProcess._adopt)
         return (reply.errno, reply.retval, reply.out), False
 
 

@@ -86,6 +86,7 @@ class EmulatedNdControl(NdControl):
         try:
             replies, kernel = self.frontend.store.run_operation("nd_ioctl", body)
         except Refused as e:
+            self.frontend._adopt(None)  # see InProcess._adopt
             return list(e.result)
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
