@@ -122,15 +122,20 @@ def bus_matches(bus: Bus, ident: str | None) -> bool:
     return False
 
 
+def _names_all_or_kind(name: str, port: Port) -> bool:
+    """``all``, or the kind of ``port``: ``root``, ``switch``, ``endpoint``."""
+    if name == "all":
+        return True
+    if name == "root":
+        return port.is_root()
+    if name == "switch":
+        return port.is_switch()
+    return name == "endpoint" and port.is_endpoint()
+
+
 def _port_token_match(port: Port, ident: str) -> bool:
     for name in tokens(ident):
-        if name == "all":
-            return True
-        if name == "root" and port.is_root():
-            return True
-        if name == "switch" and port.is_switch():
-            return True
-        if name == "endpoint" and port.is_endpoint():
+        if _names_all_or_kind(name, port):
             return True
         num = scan_int(name)
         if num is None:
@@ -167,13 +172,7 @@ def decoder_matches(decoder: Decoder, ident: str | None) -> bool:
         return True
     port = decoder.port
     for name in tokens(ident):
-        if name == "all":
-            return True
-        if name == "root" and port.is_root():
-            return True
-        if name == "switch" and port.is_switch():
-            return True
-        if name == "endpoint" and port.is_endpoint():
+        if _names_all_or_kind(name, port):
             return True
         pair = scan_int_pair(name)
         if pair is None:
