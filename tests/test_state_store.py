@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import random
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -319,14 +320,22 @@ def test_exclusive_holds_other_writers_off_across_commits(tmp_path: Path) -> Non
     store = new_store(tmp_path, "qemu-pmem")
     start = counter(store.load()[0])
     assert _lock_is_free(store.dir)
-    with store.exclusive():
-        assert not _lock_is_free(store.dir)
-        # This store's own commits go on inside (one flock: a second would wait for itself).
+
+    def commits() -> None:
         for _ in range(2):
             with store.transaction() as kernel:
                 bump(kernel)
         with store.exclusive(), store.transaction() as kernel:  # nested: held once
             bump(kernel)
+
+    with store.exclusive():
+        assert not _lock_is_free(store.dir)
+        # This store's own commits go on inside (one flock: a second would wait for
+        # itself, so they run in a thread that must finish rather than hang the test).
+        worker = threading.Thread(target=commits, daemon=True)
+        worker.start()
+        worker.join(30)
+        assert not worker.is_alive()
         assert not _lock_is_free(store.dir)
     assert _lock_is_free(store.dir)
     assert counter(StateStore(store.dir).load()[0]) == start + 3
