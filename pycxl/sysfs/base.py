@@ -7,6 +7,7 @@ Failures raise OSError with the errno the operation would give on a real sysfs.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 from abc import ABC, abstractmethod
 
@@ -222,10 +223,13 @@ class Sysfs(ABC):
         between two of them); a real kernel's stores all apply to the one live kernel."""
         return _NoHold()
 
-    def refresh(self) -> None:  # noqa: B027 - plain files are read live
+    def refresh(self) -> None:
         """Forget what was read so far: later reads see the kernel as it is now. A
-        command that waits for the kernel (a firmware update, a sanitize) calls this
-        between its looks."""
+        command that waits for the kernel (a firmware update, a sanitize, a monitor)
+        calls this between its looks. (Plain files are read live: nothing to forget.)"""
+        # Such a command may run for hours: the cyclic collector the tools turn off for
+        # a one-shot command (toolmain) is needed again.
+        gc.enable()
 
     def close(self) -> None:  # noqa: B027 - optional: most backends have nothing to keep
         """The command is done with this sysfs (a backend may keep what it learned)."""

@@ -270,6 +270,7 @@ class EmulatedSysfs(Sysfs):
         return _Hold(self.frontend)
 
     def refresh(self) -> None:
+        super().refresh()
         self.frontend.refresh()
 
     def mkdir(self, path: str) -> None:
