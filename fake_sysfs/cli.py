@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import signal
@@ -378,6 +379,7 @@ def mount_command(
     """Serve the emulated kernel as a live file system (MOUNTPOINT/sys, MOUNTPOINT/dev)."""
     from fake_sysfs.frontends import fuse
 
+    _serving()
     store = _store(state)
     if foreground:
         fuse.preflight(store, mountpoint)
@@ -414,7 +416,15 @@ def run_command(
     """Run COMMAND with the emulated /sys and /dev in place of the host's; its exit status."""
     from fake_sysfs.frontends.namespace import run_emulated
 
+    _serving()
+
     return run_emulated(_store(state), command)
+
+
+def _serving() -> None:
+    """This process (and the servers it forks) may run for hours: the cyclic collector
+    main() turned off is needed again."""
+    gc.enable()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -422,6 +432,11 @@ def main(argv: list[str] | None = None) -> None:
     are; otherwise the process's standard streams are made safe first."""
     if argv is None:
         _own_standard_streams()
+        # A one-shot command (init, check, export...) keeps nearly all it makes until it
+        # exits: the cyclic collector would walk the emulated kernel again and again for
+        # nothing (a quarter of a check at 1,024 memdevs). Commands that serve for as long
+        # as they run (mount, run) turn it back on (_serving).
+        gc.disable()
     args = sys.argv[1:] if argv is None else argv
     try:
         rc = app(args or ["--help"], standalone_mode=False)

@@ -122,3 +122,42 @@ def test_export_refuses_non_empty(tmp_path: Path, capsys: pytest.CaptureFixture[
     rc, _, err = fs(["export", "--state", state, str(target), "--force"], capsys)
     assert rc == 1 and "holds no earlier export" in err
     assert sorted(p.name for p in target.iterdir()) == ["keep"]
+
+
+GC_PROBE = """
+import atexit, gc, sys
+atexit.register(lambda: sys.stderr.write(f"\\nCOLLECTING {gc.isenabled()}\\n"))
+from fake_sysfs.cli import main
+sys.argv = ["fake-sysfs", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "collecting"),
+    [
+        (["check"], False),  # one-shot: the collector stays off
+        (["show"], False),
+        (["mount", "--foreground", "{missing}"], True),  # serving: back on (here it fails)
+        (["run", "--state", "{missing}", "--", "true"], True),
+    ],
+)
+def test_the_cyclic_collector_is_off_unless_serving(
+    tmp_path: Path, args: list[str], collecting: bool
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from fake_sysfs.platform.presets import load_preset
+    from fake_sysfs.store import Origin, StateStore
+
+    state = tmp_path / "state"
+    StateStore(state, create=True).init(load_preset("cxl_test"), Origin("preset", "cxl_test"), True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYCXL_", "PYTHON"))}
+    env.update(FAKE_SYSFS_STATE=str(state), PYTHONPATH=str(Path(__file__).parent.parent))
+    argv = [a.format(missing=tmp_path / "missing") for a in args]
+    proc = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, *argv], env=env, capture_output=True, text=True
+    )
+    assert proc.stderr.endswith(f"\nCOLLECTING {collecting}\n"), proc.stderr
