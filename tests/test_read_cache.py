@@ -281,3 +281,33 @@ def test_cxl_list_from_the_cache_prints_the_same(store: StateStore, tmp_path: Pa
     shutil.copytree(store.dir, clean)
     (clean / CACHE_FILE).unlink()
     assert cxl_list(clean, "-vvv").stdout == cxl_list(store.dir, "-vvv").stdout
+
+
+def test_a_command_reads_the_memo_once_however_many_stores_it_makes(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The memo is read when a command first opens the state, not again at each of its
+    stores: the state a store commits is new, so the memo on disk is an older state's."""
+    warm = InProcess(StateStore(store.dir))
+    listing = warm.listdir(CXL)
+    warm.close()
+    loads: list[object] = []
+    load = readcache.ReadCache._load
+
+    def counted(self: readcache.ReadCache, snap: Any) -> Any:
+        loads.append(snap)
+        return load(self, snap)
+
+    monkeypatch.setattr(readcache.ReadCache, "_load", counted)
+    frontend = InProcess(StateStore(store.dir))
+    assert frontend.listdir(CXL) == listing  # answered from the memo
+    assert len(loads) == 1
+    next_region = f"{CXL}/decoder0.0/create_ram_region"
+    for _ in range(3):
+        name = frontend.read(next_region).strip()
+        frontend.write(next_region, name)
+        frontend.write(f"{CXL}/decoder0.0/delete_region", name)
+    assert len(loads) == 1
+    # And what it answers after its stores is the state it committed.
+    assert frontend.read(next_region) == InProcess(StateStore(store.dir)).read(next_region)
+    frontend.close()

@@ -331,7 +331,12 @@ class InProcess:
         if self._snap is not None:
             self._snap.close()
         self._snap = committed
-        self.cache.attach(committed)
+        # This process committed that state a moment ago (or, for a refused store, caught
+        # up with it under the lock): the memo on disk is almost surely one of an older
+        # state, and one of this state could only spare computing answers again. Not read,
+        # so that each store of a command does not read and check the whole memo (3 MB
+        # after a full listing at 1,024 memdevs) only to find it stale.
+        self.cache.attach(committed, load=False)
         self._view = None if kernel is None else View(kernel)
         self._devs = None
         if kernel is not None:

@@ -114,9 +114,9 @@ class ReadCache:
             self._code = code_key()
         return self._code
 
-    def attach(self, snap: Snapshot) -> None:
+    def attach(self, snap: Snapshot, load: bool = True) -> None:
         """Answers from now on describe the state ``snap`` holds: load the memo saved for
-        it, if any; answers recorded for another state are dropped."""
+        it, if any (``load``); answers recorded for another state are dropped."""
         if self.snap is not None and snap.generation == self.snap.generation:
             self.snap = snap
             return
@@ -124,7 +124,7 @@ class ReadCache:
         self._blobs.clear()
         self._groups.clear()
         self._dirty.clear()
-        if snap.generation is None:
+        if snap.generation is None or not load:
             return  # not a state this code wrote: nothing can be known to belong to it
         loaded = self._load(snap)
         if loaded is not None:
