@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import sys
@@ -92,3 +93,16 @@ def extract_golden_tree(dest: Path) -> Path:
     with tarfile.open(GOLDEN / "tree.tar.gz") as tar:
         tar.extractall(dest, filter="tar")
     return dest / "tree"
+
+
+def writers_lock_is_free(state_dir: Path) -> bool:
+    """Whether another open file of a state directory's writers' lock could take it now
+    (without waiting: a test of a lock held too long fails instead of hanging)."""
+    fd = os.open(state_dir / "lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True

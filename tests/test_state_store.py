@@ -3,7 +3,6 @@ damaged files, and atomic, serialized transactions under concurrency and SIGKILL
 
 from __future__ import annotations
 
-import fcntl
 import json
 import multiprocessing
 import os
@@ -24,6 +23,7 @@ from fake_sysfs.kernfs.view import View
 from fake_sysfs.platform.presets import DEFAULT_PRESET, load_preset
 from fake_sysfs.platform.qemu import parse_qemu
 from fake_sysfs.store import Origin, StateStore, default_state_dir
+from tests.helpers import writers_lock_is_free
 from tests.kernel_helpers import SECTION_1_6_QEMU, unbind, walk
 
 FORK = multiprocessing.get_context("fork")
@@ -304,22 +304,10 @@ def test_concurrent_transactions_serialize(tmp_path: Path) -> None:
     assert sorted(seen) == list(range(start + 1, start + workers * times + 1))
 
 
-def _lock_is_free(directory: Path) -> bool:
-    """Whether another open file of the writers' lock could take it now."""
-    fd = os.open(directory / "lock", os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
-
-
 def test_exclusive_holds_other_writers_off_across_commits(tmp_path: Path) -> None:
     store = new_store(tmp_path, "qemu-pmem")
     start = counter(store.load()[0])
-    assert _lock_is_free(store.dir)
+    assert writers_lock_is_free(store.dir)
 
     def commits() -> None:
         for _ in range(2):
@@ -329,15 +317,15 @@ def test_exclusive_holds_other_writers_off_across_commits(tmp_path: Path) -> Non
             bump(kernel)
 
     with store.exclusive():
-        assert not _lock_is_free(store.dir)
+        assert not writers_lock_is_free(store.dir)
         # This store's own commits go on inside (one flock: a second would wait for
         # itself, so they run in a thread that must finish rather than hang the test).
         worker = threading.Thread(target=commits, daemon=True)
         worker.start()
         worker.join(30)
         assert not worker.is_alive()
-        assert not _lock_is_free(store.dir)
-    assert _lock_is_free(store.dir)
+        assert not writers_lock_is_free(store.dir)
+    assert writers_lock_is_free(store.dir)
     assert counter(StateStore(store.dir).load()[0]) == start + 3
 
 
@@ -345,7 +333,7 @@ def test_exclusive_lets_go_when_its_body_fails(tmp_path: Path) -> None:
     store = new_store(tmp_path, "qemu-pmem")
     with pytest.raises(RuntimeError), store.exclusive():
         raise RuntimeError("body")
-    assert _lock_is_free(store.dir)
+    assert writers_lock_is_free(store.dir)
     with store.transaction() as kernel:  # and the store takes the lock itself again
         bump(kernel)
 

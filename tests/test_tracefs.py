@@ -27,7 +27,7 @@ from fake_sysfs.kernfs.view import View
 from fake_sysfs.platform.presets import load_preset
 from fake_sysfs.store import Origin, StateStore
 from pycxl.sysfs.emulated import EmulatedSysfs
-from tests.helpers import environment, run_cxl
+from tests.helpers import environment, run_cxl, writers_lock_is_free
 
 T = "/sys/kernel/tracing"
 DEBUG = "/sys/kernel/debug/cxl"
@@ -364,8 +364,6 @@ def test_the_media_error_setup_holds_other_writers_off(
     """The instance is made and its event enabled with no other command's store between
     the two: one replacing the platform there would leave the listing without the instance,
     and it would make it halfway through, answering the rest from another platform."""
-    import fcntl
-
     from pycxl.cxl.lib import poison
     from pycxl.sysfs.base import Sysfs
     from pycxl.util import event_trace
@@ -374,18 +372,8 @@ def test_the_media_error_setup_holds_other_writers_off(
     free: list[bool] = []
     enable = event_trace.event_enable
 
-    def lock_is_free() -> bool:
-        fd = os.open(mock / "lock", os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)
-        return True
-
     def checked(*args: Any) -> int:
-        free.append(lock_is_free())
+        free.append(writers_lock_is_free(mock))
         return enable(*args)
 
     monkeypatch.setattr(event_trace, "event_enable", checked)
@@ -393,7 +381,7 @@ def test_the_media_error_setup_holds_other_writers_off(
     assert free == [False]
     inst = f"{T}/instances/cxl list"
     assert sysfs.read(f"{inst}/events/cxl/cxl_poison/enable") == b"1\n"
-    assert lock_is_free()  # held only for the set-up
+    assert writers_lock_is_free(mock)  # held only for the set-up
 
 
 def test_the_media_error_setup_starts_from_the_state_committed_now(
