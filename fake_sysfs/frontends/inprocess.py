@@ -173,17 +173,26 @@ class InProcess:
                 answer = kerr(answer, f"{directory}/{name}")
             results.append(answer)
         if missing:
-            # Computed in one go, so the live view resolves the directory once.
+            # Computed in one go, so the live view resolves the directory once, and
+            # recorded in one go under the directory (a ``sub/attr`` under its own).
             wanted = [names[i] for i in missing]
             live = self.view.read_many(directory, wanted)
+            plain: dict[str, bytes | int] = {}
             for i, name, result in zip(missing, wanted, live, strict=True):
-                head, leaf = _split(f"{directory}/{name}")
+                recorded: bytes | int
                 if isinstance(result, OSError):
-                    self.cache.put(head, "r" + leaf, result.errno or errno.EIO)
-                    result = kerr(result.errno or errno.EIO, f"{directory}/{name}")
+                    recorded = result.errno or errno.EIO
+                    result = kerr(recorded, f"{directory}/{name}")
                 else:
-                    self.cache.put(head, "r" + leaf, result)
+                    recorded = result
+                if "/" in name:
+                    head, leaf = _split(f"{directory}/{name}")
+                    self.cache.put(head, "r" + leaf, recorded)
+                else:
+                    plain["r" + name] = recorded
                 results[i] = result
+            if plain:
+                self.cache.put_many(directory, plain)
         return results
 
     def listdir(self, path: str) -> list[str]:

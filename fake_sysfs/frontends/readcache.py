@@ -176,12 +176,20 @@ class ReadCache:
         return answers.get(key, MISS)
 
     def put(self, group: str, key: Any, answer: Any) -> None:
+        self._writable(group)[key] = answer
+
+    def put_many(self, group: str, answers: dict[Any, Any]) -> None:
+        """``put`` of several answers of one group."""
+        self._writable(group).update(answers)
+
+    def _writable(self, group: str) -> dict[Any, Any]:
+        """A group's answers, to be added to (and saved)."""
         answers = self._groups.get(group)
         if answers is None:
             blob = self._blobs.get(group)
             answers = self._groups[group] = marshal.loads(blob) if blob is not None else {}
-        answers[key] = answer
         self._dirty.add(group)
+        return answers
 
     def save(self) -> None:
         """Write the memo back if this process learned something and its state is still the

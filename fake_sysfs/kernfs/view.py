@@ -150,10 +150,15 @@ class View:
         except KernfsError:
             node = None
         results: list[bytes | OSError] = []
+        directory_node = node if isinstance(node, Dir) else None
         for name in names:
-            child: Node | None = node
-            for part in name.split("/"):
-                child = child.child(part) if isinstance(child, Dir) else None
+            child: Node | None
+            if "/" not in name:
+                child = None if directory_node is None else directory_node.child(name)
+            else:
+                child = node
+                for part in name.split("/"):
+                    child = child.child(part) if isinstance(child, Dir) else None
             try:
                 if isinstance(child, Attr):
                     if not child.readable:
