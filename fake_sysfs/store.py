@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import json
 import os
 import zlib
@@ -211,6 +212,17 @@ class StateStore:
     def _decode(self, fd: int, end: int | None) -> _Held:
         """Decode the state file ``fd``'s snapshot and replay its journal (up to ``end``,
         default: all of it)."""
+        # Decoding makes every object of the kernel at once and keeps them all: the cyclic
+        # collector, run on the way, would only walk the growing heap again and again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._decode_file(fd, end)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _decode_file(self, fd: int, end: int | None) -> _Held:
         shown = str(self.file)
         try:
             base, length = read_header(fd)

@@ -96,6 +96,9 @@ class Sysfs(ABC):
     #: The emulated platform of the user's state directory, which only this tool uses (a
     #: change a command makes for its own reading need not be undone there).
     emulated = False
+    #: This process runs one command and exits (the tools' main sets it): what it loads
+    #: to answer may be left out of garbage collection (emulated._Frontend.view).
+    one_shot = False
 
     @abstractmethod
     def read(self, path: str) -> bytes:
@@ -227,9 +230,9 @@ class Sysfs(ABC):
         """Forget what was read so far: later reads see the kernel as it is now. A
         command that waits for the kernel (a firmware update, a sanitize, a monitor)
         calls this between its looks. (Plain files are read live: nothing to forget.)"""
-        # Such a command may run for hours: the cyclic collector the tools turn off for
-        # a one-shot command (toolmain) is needed again.
-        gc.enable()
+        # Such a command may run for hours, loading state after state: what a one-shot
+        # command freezes (emulated._Frontend.view) goes back to the cyclic collector.
+        gc.unfreeze()
 
     def close(self) -> None:  # noqa: B027 - optional: most backends have nothing to keep
         """The command is done with this sysfs (a backend may keep what it learned)."""

@@ -9,14 +9,13 @@ Each program is a ``Tool``: its name, version and command table in upstream's or
 from __future__ import annotations
 
 import errno
-import gc
 import io
 import os
 import signal
 import stat
 import sys
 
-from pycxl.sysfs.base import SysfsUnavailable
+from pycxl.sysfs.base import Sysfs, SysfsUnavailable
 
 # typing would cost every run its import: type-only names stay here.
 TYPE_CHECKING = False
@@ -140,12 +139,12 @@ class Tool:
         return rc or flushed
 
     def main(self) -> None:
-        # A command runs once and exits, and most of what it makes lives until then (the
-        # emulated kernel it loads, the objects of the listing): the cyclic collector
-        # would walk it all again and again for nothing (a tenth of a 16-way
-        # create-region at 1,024 memdevs). Its cycles go with the process. A command that
-        # polls turns the collector back on at its first look (Sysfs.refresh).
-        gc.disable()
+        # A command runs once and exits: the emulated kernel it loads lives until then,
+        # and Python's cyclic collector would walk it again and again for nothing (a
+        # tenth of a 16-way create-region at 1,024 memdevs). It is frozen once loaded
+        # (emulated._Frontend.view); a command that polls gives it back to the collector
+        # at its first look (Sysfs.refresh).
+        Sysfs.one_shot = True
         # Die quietly on a closed pipe, like the C tool (e.g. `cxl list | head -1`).
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         _standard_streams()
