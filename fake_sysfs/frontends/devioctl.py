@@ -224,7 +224,7 @@ class IoctlServer:
         frontend = self.live.current()
         if ioctl.changes_state(cmd_id, opcode):
             reply, _ = transact.mailbox(
-                frontend.store, name, cmd_id, flags, opcode, rsvd, payload, out_size
+                frontend, name, cmd_id, flags, opcode, rsvd, payload, out_size
             )
         else:
             kernel = frontend.view.kernel
@@ -253,7 +253,7 @@ class IoctlServer:
         else:
             body = {"nmem": name, "nr": nr, "bufs": nd_ioctl.encode_batch([buf])}
             try:
-                replies, _ = frontend.store.run_operation("nd_ioctl", body)
+                replies, _ = frontend.run_operation("nd_ioctl", body)
             except Refused as e:
                 replies = e.result
             reply = replies[0]

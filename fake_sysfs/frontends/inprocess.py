@@ -365,8 +365,7 @@ class InProcess:
         pending = self._answer(path, "P", self._pending)
         if not pending:
             return b""
-        result, kernel = self._operation("consume", {"path": path, "size": size})
-        self._adopt(kernel)
+        result = self._operation("consume", {"path": path, "size": size})
         return bytes.fromhex(result)
 
     def _pending(self, path: str) -> bool:
@@ -385,8 +384,7 @@ class InProcess:
     def _dir_operation(self, op: str, path: str) -> None:
         if self._snap is None:
             self._snapshot()
-        _, kernel = self._operation("tracefs_dir", {"op": op, "path": path})
-        self._adopt(kernel)
+        self._operation("tracefs_dir", {"op": op, "path": path})
 
     def task_write(self, path: str, data: bytes, pid: int) -> int:
         """A store made by the task ``pid`` (trace records it makes carry it): a journaled
@@ -398,22 +396,35 @@ class InProcess:
         # A store answered before is a pure one (only those answers are kept).
         if known is not MISS or self.view.check_writable(path).pure_for(data):
             return self.write(path, data)
-        _, kernel = self._operation("task_store", {"path": path, "data": data.hex(), "pid": pid})
-        self._adopt(kernel)
+        self._operation("task_store", {"path": path, "data": data.hex(), "pid": pid})
         return len(data)
 
-    def _operation(self, name: str, body: dict[str, Any]) -> tuple[Any, Kernel]:
-        """Run a journaled operation; a refusal raises the KernfsError it carries, with the
-        path asked."""
+    def run_operation(self, name: str, body: dict[str, Any]) -> tuple[Any, Kernel]:
+        """The store's journaled operation ``name`` (its result and the kernel committed),
+        after which this process answers for the state it leaves: the one committed, or
+        after a refusal (journal.Refused, raised), the state held, loaded again. Before
+        refusing, the store caught the kernel the live view reads up with other writers'
+        commits (and the operation may have touched it on its way): so every journaled
+        operation of this process goes through here (mailbox commands, stream writes and
+        nd ioctls too: this is the store the ``transact`` helpers are given)."""
         from fake_sysfs.journal import Refused
 
         try:
-            return self.store.run_operation(name, body)
-        except Refused as e:
-            # Before refusing, the store caught the kernel the live view reads up with
-            # other writers' commits (and the operation may have touched it on its way):
-            # from now on, the state committed now, or the one held, loaded again.
+            result, kernel = self.store.run_operation(name, body)
+        except Refused:
             self._adopt(None)
+            raise
+        self._adopt(kernel)
+        return result, kernel
+
+    def _operation(self, name: str, body: dict[str, Any]) -> Any:
+        """``run_operation``'s result; a refusal raises the KernfsError it carries, with
+        the path asked."""
+        from fake_sysfs.journal import Refused
+
+        try:
+            return self.run_operation(name, body)[0]
+        except Refused as e:
             error = e.result
             if isinstance(error, KernfsError):
                 raise kerr(error.errno or errno.EIO, str(body["path"])) from None

@@ -124,8 +124,10 @@ class ReadCache:
         self._blobs.clear()
         self._groups.clear()
         self._dirty.clear()
-        if snap.generation is None or not load:
+        if snap.generation is None:
             return  # not a state this code wrote: nothing can be known to belong to it
+        if not load:
+            return
         loaded = self._load(snap)
         if loaded is not None:
             self._blobs = loaded

@@ -12,7 +12,7 @@ import gc
 import os
 import stat
 
-from fake_sysfs.errors import FakeSysfsError, KernfsError
+from fake_sysfs.errors import FakeSysfsError
 from fake_sysfs.frontends.inprocess import InProcess
 from fake_sysfs.frontends.readcache import MISS
 from pycxl.sysfs.base import DevStat, Mailbox, NodeInvalid, NodeOpenFailed, Sysfs, SysfsUnavailable
@@ -52,13 +52,9 @@ class _Frontend(InProcess):
         if self._snap is None:
             self._snapshot()
         try:
-            kernel = transact.write_stream(self.store, path, data)
-        except KernfsError:
-            self._adopt(None)  # refused: see InProcess._adopt
-            raise
+            transact.write_stream(self, path, data)  # adopted: see run_operation
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
-        self._adopt(kernel)
 
     @property
     def view(self) -> View:
@@ -139,12 +135,10 @@ class _Frontend(InProcess):
         from fake_sysfs.kernel.mailbox import transact
 
         try:
-            reply, committed = transact.mailbox(
-                self.store, name, cmd_id, flags, opcode, 0, payload, out_size
-            )
+            # Given this frontend as its store, so that it adopts what the command leaves.
+            reply, _ = transact.mailbox(self, name, cmd_id, flags, opcode, 0, payload, out_size)
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
-        self._adopt(committed)  # None: refused (see InProcess._adopt)
         return (reply.errno, reply.retval, reply.out), False
 
 

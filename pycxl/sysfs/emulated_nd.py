@@ -84,11 +84,9 @@ class EmulatedNdControl(NdControl):
             self.frontend._snapshot()
         body = {"nmem": self.name, "nr": nr, "bufs": encode_batch(bufs)}
         try:
-            replies, kernel = self.frontend.store.run_operation("nd_ioctl", body)
+            replies, _ = self.frontend.run_operation("nd_ioctl", body)
         except Refused as e:
-            self.frontend._adopt(None)  # see InProcess._adopt
             return list(e.result)
         except FakeSysfsError as e:
             raise SysfsUnavailable(str(e)) from None
-        self.frontend._adopt(kernel)
         return list(replies)

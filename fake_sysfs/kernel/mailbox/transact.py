@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 class Transactional(Protocol):
-    """What this needs of fake_sysfs.store.StateStore."""
+    """What this needs of fake_sysfs.store.StateStore; a frontend passes itself
+    (InProcess.run_operation), so that it answers for the state the operation leaves."""
 
     def run_operation(self, name: str, body: dict[str, Any]) -> tuple[Any, Kernel]: ...
 
