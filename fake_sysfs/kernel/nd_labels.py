@@ -58,9 +58,6 @@ NSLABEL_FLAG_UPDATING = 0x8
 INDEX_VERSION = (1, 2)
 
 
-#: Abstraction (claim class) GUIDs the nvdimm core records (to_abstraction_guid()), stored
-#: in GUID byte order; a CXL namespace's btt class is BTT2 (btt_claim_class(): no 1.1
-#: index here).
 def _guid(text: str) -> bytes:
     """A GUID's 16 bytes in the EFI (mixed-endian) order: the first three fields
     little-endian (what ``uuid.UUID(text).bytes_le`` gives)."""
@@ -68,6 +65,9 @@ def _guid(text: str) -> bytes:
     return raw[3::-1] + raw[5:3:-1] + raw[7:5:-1] + raw[8:]
 
 
+#: Abstraction (claim class) GUIDs the nvdimm core records (to_abstraction_guid()), stored
+#: in GUID byte order; a CXL namespace's btt class is BTT2 (btt_claim_class(): no 1.1
+#: index here).
 CLAIM_UUIDS = {
     "btt": _guid("18633bfc-1735-4217-8ac9-17239282d3f8"),
     "pfn": _guid("266400ba-fb9f-4677-bcb0-968f11d0d225"),
