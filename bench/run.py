@@ -211,24 +211,29 @@ def upstream_server(tree: Path, out: Path) -> Remote:
 class StateChange:
     """A change of the emulated state, made before each first-run sample (untimed): a
     region created on a root decoder and deleted again, two stores through the emulated
-    kernel. The listings do not change (a deleted region leaves nothing), but the state
-    committed does, so the next listing loads it and finds no read cache that answers for
-    it, as the first listing after a ``create-region`` in a script does."""
+    kernel, by one process that then ends, as a ``create-region`` and a
+    ``destroy-region`` in a script do. The listings do not change (a deleted region leaves
+    nothing), but the state committed does: the next listing finds the read memo the
+    change's process left (readcache.carry), not the one it had itself saved."""
 
     def __init__(self, state: Path) -> None:
-        from fake_sysfs.frontends.inprocess import InProcess
-        from fake_sysfs.store import StateStore
-
-        self.frontend = InProcess(StateStore(state))
+        self.state = state
         self.decoder = "/sys/bus/cxl/devices/decoder0.0"
 
     def __call__(self) -> None:
-        name = self.frontend.read(f"{self.decoder}/create_ram_region")
-        self.frontend.write(f"{self.decoder}/create_ram_region", name)
-        self.frontend.write(f"{self.decoder}/delete_region", name)
+        from fake_sysfs.frontends.inprocess import InProcess
+        from fake_sysfs.store import StateStore
+
+        frontend = InProcess(StateStore(self.state))
+        try:
+            name = frontend.read(f"{self.decoder}/create_ram_region")
+            frontend.write(f"{self.decoder}/create_ram_region", name)
+            frontend.write(f"{self.decoder}/delete_region", name)
+        finally:
+            frontend.close()
 
     def close(self) -> None:
-        self.frontend.close()
+        pass
 
 
 def rows_for(name: str, memdevs: int) -> list[Row]:

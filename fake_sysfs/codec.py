@@ -174,6 +174,10 @@ def _hints(tp: type) -> dict[str, Any]:
     return hints
 
 
+#: The resolved field types of a dataclass (for code that walks the state's classes).
+field_types = _hints
+
+
 def _resolve(text: str, namespace: dict[str, Any]) -> Any:
     """One annotation (without spaces), or None when its form is not one of ours."""
     if "|" in text:

@@ -28,6 +28,7 @@ from typing import Any
 
 from fake_sysfs.errors import PlatformError, StateError
 from fake_sysfs.kernel.boot import boot
+from fake_sysfs.kernel.changes import Changes, watch
 from fake_sysfs.kernel.state import Kernel
 from fake_sysfs.platform.model import Platform
 from fake_sysfs.statedir import (
@@ -43,6 +44,7 @@ from fake_sysfs.statedir import (
     Snapshot,
     create_new,
     damaged_state,
+    identity,
     new_generation,
     open_dir,
     open_regular,
@@ -96,6 +98,9 @@ class StateStore:
         self._held: _Held | None = None
         #: The directory's descriptor while ``exclusive`` holds the writers' lock.
         self._exclusive: int | None = None
+        #: After a store or operation that worked: the identity of the state it applied to
+        #: and what it changed (kernel.changes), for the read memo; None otherwise.
+        self.changes: tuple[str, Changes] | None = None
 
     def exists(self) -> bool:
         return self.file.exists()
@@ -386,11 +391,16 @@ class StateStore:
 
         if self._held is None:
             self.snapshot().close()  # first use: boot the default platform
+        self.changes = None
         with self._locked(self.create) as dirfd:
             held, fd = self._sync(dirfd)
             try:
-                outcome = perform_store(held.kernel, path, data)
+                before = identity(held.base, held.snapshot_length, held.end)
+                with watch(held.kernel) as changes:
+                    outcome = perform_store(held.kernel, path, data)
                 self._commit(dirfd, fd, held, outcome.record)
+                if outcome.error is not None and not outcome.kept:
+                    changes = Changes()  # only its kernel log records are committed
             except BaseException:
                 self._held = None  # what is in memory may not be what is committed
                 raise
@@ -398,6 +408,7 @@ class StateStore:
                 os.close(fd)
             if outcome.error is not None and not (outcome.kept or outcome.error.clean):
                 self._held = None  # a refused store may have touched it on its way
+        self.changes = (before, changes)
         if outcome.error is not None:
             if outcome.kept:
                 raise FailedAfterChange(outcome.error.errno or 0, path, held.kernel)
@@ -413,15 +424,20 @@ class StateStore:
 
         if self._held is None:
             self.snapshot().close()  # first use: boot the default platform
+        self.changes = None
         with self._locked(self.create) as dirfd:
             held, fd = self._sync(dirfd)
             try:
-                result, record = perform_operation(held.kernel, name, body)
+                before = identity(held.base, held.snapshot_length, held.end)
+                with watch(held.kernel) as changes:
+                    result, record = perform_operation(held.kernel, name, body)
                 self._commit(dirfd, fd, held, record)
             except Refused as e:
                 if e.record:
                     self._commit(dirfd, fd, held, e.record)
                 self._held = None  # not trusted past a refusal: reloaded when next needed
+                # Only its kernel log records (if any) are committed.
+                self.changes = (before, Changes())
                 raise
             except BaseException:
                 # A refusal changes nothing by contract, but what is in memory is not
@@ -430,6 +446,7 @@ class StateStore:
                 raise
             finally:
                 os.close(fd)
+        self.changes = (before, changes)
         return result, held.kernel
 
     def _commit(self, dirfd: int, fd: int, held: _Held, record: bytes) -> None:
@@ -501,6 +518,7 @@ class StateStore:
         """Lock, load, let the caller apply any change, save it as a new snapshot. Nothing
         is saved if it raises. Afterwards ``committed`` holds the state file written, open.
         (Stores are cheaper: ``write_attr`` appends one journal record.)"""
+        self.changes = None  # what the caller changes is not watched
         self.snapshot().close()  # first use: boot the default platform
         with self._locked(self.create) as dirfd:
             held, fd = self._sync(dirfd)

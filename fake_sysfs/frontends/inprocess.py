@@ -49,6 +49,7 @@ class InProcess:
     def __init__(self, store: StateStore | None = None) -> None:
         self._store = store
         self.cache = ReadCache()
+        self.cache.locate = self._locate
         self._snap: Snapshot | None = None
         self._view: View | None = None
         #: /dev nodes of the live view: path -> (mode, major, minor).
@@ -115,11 +116,138 @@ class InProcess:
     def close(self) -> None:
         """Save what this process learned for the next ones."""
         if self._snap is not None:
+            stale = self.cache.take_stale()
+            if self.cache.carried and self.cache.current():
+                self._ask_again(stale)
+                from fake_sysfs.journal import paranoid
+
+                if paranoid():
+                    self.check_memo()
             self.cache.save()
             self._snap.close()
             self._snap = None
         self._view = None
         self._devs = None
+
+    # -- where answers belong, and answers asked again after a store ------------------------
+
+    def _locate(self, group: str) -> tuple[str, ...] | None:
+        """The keys of the devices whose directories the directory ``group`` depends on
+        (readcache.Place): the one whose directory holds it, and each one whose directory
+        holds a link the path goes through (``root0/dport0`` leads into an ACPI device's
+        directory, but root0 says where). For a /dev node's answers: the node's device.
+        None when no device holds it, or it does not resolve."""
+        view = self.view
+        tree = view.tree
+        if group.startswith("/dev/"):
+            node = self._live_dev_node(group)
+            if node.__class__ is int:
+                return None
+            _, major, minor = node  # type: ignore[misc]
+            group = f"/sys/dev/char/{major}:{minor}"
+        if group != "/sys" and not group.startswith("/sys/"):
+            return None
+        owners: list[str] = []
+        real = "/sys"
+        try:
+            for name in group[len("/sys/") :].split("/") if group != "/sys" else ():
+                path = f"{real}/{name}"
+                if stat_mod.S_ISLNK(view.lstat(path).mode):
+                    holder = tree.device_holding(real[len("/sys/") :])
+                    if holder is not None:
+                        owners.append(holder)
+                    path = view.realpath(path)
+                real = path
+        except KernfsError:
+            return None
+        holder = tree.device_holding(real[len("/sys/") :])
+        if holder is None:
+            return None
+        owners.append(holder)
+        return tuple(dict.fromkeys(owners))
+
+    def _ask_again(self, stale: dict[str, set[Any]]) -> None:
+        """Compute again, from the state committed now, the answers a store of this process
+        made stale, so that the memo it saves holds them for the next process."""
+        for group, keys in stale.items():
+            known = self.cache.group(group) or {}
+            for key in keys:
+                if key in known:
+                    continue
+                try:  # noqa: SIM105 - contextlib is an import start-up does without
+                    self._ask(group, key)
+                except (OSError, KernfsError):
+                    pass  # an error is an answer too: recorded, raised to the asker
+
+    def _ask(self, group: str, key: Any) -> None:
+        if key.__class__ is bytes:
+            if key[:1] == b"w":  # a store that changed nothing: only if it still changes nothing
+                name, _, data = key[1:].partition(b"\0")
+                path = f"{group}/{os.fsdecode(name)}"
+                if self.view.check_writable(path).pure_for(data):
+                    self.write(path, data)
+            return  # other frontends' answers (mailbox, nd ioctls) are computed when asked
+        kind, name = key[:1], key[1:]
+        path = f"{group}/{name}"
+        if kind == "r":
+            self.read(path)
+        elif kind == "l":
+            self.listdir(group)
+        elif kind == "s":
+            self.scan(group, name)
+        elif kind == "p":
+            self.realpath(path)
+        elif kind == "L":
+            self.is_link(path)
+        elif kind == "e":
+            self.exists(path)
+        elif kind == "D":
+            self.dev_node(path)
+        elif kind == "P":
+            self._answer(path, "P", self._pending)
+
+    def check_memo(self) -> None:
+        """Check every answer recorded against the kernel (FAKE_SYSFS_PARANOID: the test
+        suite does, after each command whose stores carried answers over): an answer
+        carried over a store that changed it is a bug of kernel/changes.py's mapping."""
+        for group in self.cache.groups():
+            for key, answer in (self.cache.group(group) or {}).items():
+                live = self._live_answer(group, key)
+                if live is not MISS and live != answer:
+                    raise AssertionError(
+                        f"read memo: {group!r} {key!r} holds {answer!r}, the kernel {live!r}"
+                    )
+
+    def _live_answer(self, group: str, key: Any) -> Any:
+        if key.__class__ is bytes:
+            return MISS
+        kind, name = key[:1], key[1:]
+        path = f"{group}/{name}"
+        view = self.view
+        try:
+            if kind == "r":
+                return self._live_read(path)
+            if kind == "l":
+                return tuple(view.listdir(group))
+            if kind == "s":
+                return tuple(view.scan(group, name))
+            if kind == "p":
+                return self._live_realpath(path)
+            if kind == "L":
+                return self._live_is_link(path)
+            if kind == "e":
+                return self._live_exists(path)
+            if kind == "D":
+                return self._live_dev_node(path)
+            if kind == "P":
+                return self._pending(path)
+            if kind == "T":
+                from fake_sysfs.kernel.mailbox import timers
+
+                return timers.next_deadline(view.kernel)
+        except KernfsError as e:
+            return e.errno or errno.EIO
+        return MISS
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -333,6 +461,8 @@ class InProcess:
 
         committed = self.store.committed
         self.store.committed = None
+        changes = self.store.changes
+        self.store.changes = None
         if committed is None:  # nothing was committed, nor caught up with
             if kernel is None:
                 self._view = None
@@ -340,14 +470,18 @@ class InProcess:
         if self._snap is not None:
             self._snap.close()
         self._snap = committed
-        # This process committed that state a moment ago (or, for a refused store, caught
-        # up with it under the lock): the memo on disk is almost surely one of an older
-        # state, and one of this state could only spare computing answers again. Not read,
-        # so that each store of a command does not read and check the whole memo (3 MB
-        # after a full listing at 1,024 memdevs) only to find it stale.
-        self.cache.attach(committed, load=False)
         self._view = None if kernel is None else View(kernel)
         self._devs = None
+        if changes is not None:
+            # The answers the store cannot have changed are kept (readcache.carry).
+            self.cache.carry(committed, *changes)
+        else:
+            # This process committed that state a moment ago (or, for a refused store,
+            # caught up with it under the lock): the memo on disk is almost surely one of
+            # an older state, and one of this state could only spare computing answers
+            # again. Not read, so that each store of a command does not read and check the
+            # whole memo (3 MB after a full listing at 1,024 memdevs) only to find it stale.
+            self.cache.attach(committed, load=False)
         if kernel is not None:
             # What finish_due_work asks of every state, known here without another load.
             from fake_sysfs.kernel.mailbox import timers

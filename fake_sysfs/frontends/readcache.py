@@ -17,10 +17,19 @@ and one that fails them is ignored. It is an optimization only: a missing, stale
 or unwritable memo, or something that is not a file in its place, just means answers are
 computed again.
 
+A store of this process does not make all of it stale (``carry``): the store names the
+devices it changed (kernel/changes.py), and only the directories that show them are
+forgotten, and asked again before the memo is saved. For that each directory's answers
+are kept with the device whose directory holds it (none for ``/sys/bus``, ``/sys/class``,
+tracefs, ``/dev/cxl``: those are forgotten at every store, but for what the directories
+that index devices by name say of the devices the store did not touch). A directory
+goes when its device changed, came or went, or is the ancestor of one that did (its
+directory lists it, and some sum what their children hold).
+
 Layout: a magic line, the CRC-32 and length of the rest, then the rest: a marshal of the
-format, code key, generation and the answers grouped by directory (the directory a path
+format, code key, generation, the answers grouped by directory (the directory a path
 names, as asked), each group its own marshal blob, so loading the file decodes only the
-group index, and a listing decodes the groups it touches.
+group index, and a listing decodes the groups it touches; and where each group is.
 """
 
 from __future__ import annotations
@@ -44,12 +53,18 @@ from fake_sysfs.statedir import (
 # Not imported at run time: typing alone costs a cached listing a tenth of its time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
     from typing import Any
 
+    from fake_sysfs.kernel.changes import Changes
     from fake_sysfs.statedir import Snapshot
 
+    #: Where a group is: the keys of the devices whose directories it depends on (the
+    #: one that holds it, and those holding links on its path); None: no device holds it.
+    Place = tuple[str, ...] | None
+
 #: Bump when the meaning of keys or answers changes.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 MAGIC = b"fake-sysfs reads.cache\n"
 #: After the magic: CRC-32 (4 bytes) and length (8 bytes) of the payload, big-endian.
 _HEADER = len(MAGIC) + 12
@@ -108,6 +123,19 @@ class ReadCache:
         self._blobs: dict[str, bytes] = {}
         self._groups: dict[str, dict[Any, Any]] = {}
         self._dirty: set[str] = set()
+        #: Where each group recorded is (_Places), as loaded (undecoded until needed) and
+        #: decoded; and what finds where a new group is (the frontend, which has the
+        #: kernel).
+        self._where_blob: bytes | None = None
+        self._where: _Places | None = None
+        self.locate: Callable[[str], Place] | None = None
+        #: For each group that indexes devices by name that was looked at: its keys that
+        #: name no device (listings and the like).
+        self._unnamed: dict[str, set[Any]] = {}
+        #: Groups a store made stale, with the keys they held: asked again before saving.
+        self._stale: dict[str, set[Any]] = {}
+        #: Whether answers were carried over a store (the memo then needs saving).
+        self.carried = False
 
     def _code_key(self) -> tuple[tuple[str, int, int], ...]:
         if self._code is None:
@@ -124,15 +152,20 @@ class ReadCache:
         self._blobs.clear()
         self._groups.clear()
         self._dirty.clear()
+        self._where_blob = None
+        self._where = None
+        self._unnamed.clear()
+        self._stale.clear()
+        self.carried = False
         if snap.generation is None:
             return  # not a state this code wrote: nothing can be known to belong to it
         if not load:
             return
         loaded = self._load(snap)
         if loaded is not None:
-            self._blobs = loaded
+            self._blobs, self._where_blob = loaded
 
-    def _load(self, snap: Snapshot) -> dict[str, bytes] | None:
+    def _load(self, snap: Snapshot) -> tuple[dict[str, bytes], bytes] | None:
         try:
             fd = open_regular(snap.dirfd, CACHE_FILE)
         except (NotRegular, OSError):
@@ -149,14 +182,14 @@ class ReadCache:
         if payload is None:
             return None  # damaged: costs only speed
         try:
-            fmt, code, generation, blobs = marshal.loads(payload)
+            fmt, code, generation, blobs, places = marshal.loads(payload)
         except (ValueError, EOFError, TypeError):
             return None  # sealed by a writer this code cannot read
         if fmt != CACHE_FORMAT or generation != snap.generation or code != self._code_key():
             return None
-        if not isinstance(blobs, dict):
+        if not (isinstance(blobs, dict) and isinstance(places, bytes)):
             return None
-        return blobs
+        return blobs, places
 
     def group(self, group: str) -> dict[Any, Any] | None:
         """The answers recorded for one directory (None: none yet). Read-only for callers."""
@@ -179,32 +212,141 @@ class ReadCache:
 
     def put(self, group: str, key: Any, answer: Any) -> None:
         self._writable(group)[key] = answer
+        if self._unnamed:
+            self._note_unnamed(group, (key,))
 
     def put_many(self, group: str, answers: dict[Any, Any]) -> None:
         """``put`` of several answers of one group."""
         self._writable(group).update(answers)
+        if self._unnamed:
+            self._note_unnamed(group, answers)
+
+    def _note_unnamed(self, group: str, keys: Iterable[Any]) -> None:
+        unnamed = self._unnamed.get(group)
+        if unnamed is not None:
+            unnamed.update(k for k in keys if not _names_device(k))
 
     def _writable(self, group: str) -> dict[Any, Any]:
         """A group's answers, to be added to (and saved)."""
         answers = self._groups.get(group)
         if answers is None:
             blob = self._blobs.get(group)
-            answers = self._groups[group] = marshal.loads(blob) if blob is not None else {}
+            if blob is not None:
+                answers = self._groups[group] = marshal.loads(blob)
+            else:
+                where = self._where_of()
+                where.add(group, None if self.locate is None else self.locate(group))
+                answers = self._groups[group] = {}
         self._dirty.add(group)
         return answers
+
+    def _where_of(self) -> _Places:
+        """Where the groups are, decoded on first need. Places that do not account for
+        every group (a memo not written by this code) cost every answer: a group no
+        index knows would never be forgotten."""
+        where = self._where
+        if where is None:
+            where = _Places.loads(self._where_blob) if self._where_blob else _Places()
+            self._where_blob = None
+            if where.places.keys() != self._blobs.keys() | self._groups.keys():
+                self._blobs.clear()
+                self._groups.clear()
+                self._dirty.clear()
+                where = _Places()
+            self._where = where
+        return where
+
+    # -- across a store --------------------------------------------------------------------
+
+    def carry(self, snap: Snapshot, before: str, changes: Changes) -> None:
+        """Answers from now on describe ``snap``, the state a store of this process
+        committed: ``before`` names the state it applied to and ``changes`` what it
+        changed. Answers of that state that the store cannot have changed are kept; the
+        groups it may have changed are forgotten (and remembered, to be asked again
+        before saving: ``take_stale``). Anything less certain drops every answer."""
+        current = self.snap
+        if (
+            changes.unknown
+            or current is None
+            or current.generation is None
+            or current.generation != before
+            or snap.generation is None
+        ):
+            self.attach(snap, load=False)
+            return
+        where = self._where_of()
+        for group in where.invalid(changes):
+            self._forget(group)
+        if where.indexes:
+            self._forget_named(where, changes)
+        self.snap = snap
+        self.carried = True
+
+    def _forget(self, group: str) -> None:
+        answers = self._groups.pop(group, None)
+        blob = self._blobs.pop(group, None)
+        if answers is None and blob is not None:
+            answers = marshal.loads(blob)
+        if answers:
+            self._stale.setdefault(group, set()).update(answers)
+        self._dirty.discard(group)
+        self._unnamed.pop(group, None)
+        if self._where is not None:
+            self._where.remove(group)
+
+    def _forget_named(self, where: _Places, changes: Changes) -> None:
+        """In the directories that index devices by name (a bus's ``devices``, a driver's
+        directory, a class, ``/dev``): forget the listings, and what was said of the
+        devices the store changed, added or removed (named as their directories are)."""
+        names = {key.rpartition("/")[2] for key in changes.devices}
+        for group in where.indexes:
+            answers = self.group(group)
+            if answers is None:
+                continue
+            unnamed = self._unnamed.get(group)
+            if unnamed is None:
+                unnamed = self._unnamed[group] = {k for k in answers if not _names_device(k)}
+            gone = [key for key in unnamed if key in answers]
+            gone += [k + name for name in names for k in "peLD" if k + name in answers]
+            if gone:
+                answers = self._writable(group)
+                self._stale.setdefault(group, set()).update(gone)
+                for key in gone:
+                    del answers[key]
+
+    def take_stale(self) -> dict[str, set[Any]]:
+        """The groups a store made stale and the keys each held (then forgotten here)."""
+        stale, self._stale = self._stale, {}
+        return stale
+
+    def groups(self) -> list[str]:
+        """Every group recorded."""
+        return list(self._blobs.keys() | self._groups.keys())
+
+    def current(self) -> bool:
+        """Whether the state these answers describe is still the one committed."""
+        snap = self.snap
+        if snap is None or snap.generation is None or snap.dirfd < 0:
+            return False
+        return _committed_generation(snap.dirfd) == snap.generation
 
     def save(self) -> None:
         """Write the memo back if this process learned something and its state is still the
         committed one. Failures are ignored: the memo is never needed for correctness."""
         snap = self.snap
-        if not self._dirty or snap is None or snap.generation is None or snap.dirfd < 0:
+        if not (self._dirty or self.carried) or snap is None or snap.generation is None:
+            return
+        if snap.dirfd < 0:
             return
         if _committed_generation(snap.dirfd) != snap.generation:
             return  # a commit landed since: these answers describe an older state
         blobs = dict(self._blobs)
         for group in self._dirty:
             blobs[group] = marshal.dumps(self._groups[group])
-        data = seal(marshal.dumps((CACHE_FORMAT, self._code_key(), snap.generation, blobs)))
+        where = self._where.dumps() if self._where is not None else self._where_blob
+        data = seal(
+            marshal.dumps((CACHE_FORMAT, self._code_key(), snap.generation, blobs, where or b""))
+        )
         _clean_dead_writers(snap.dirfd)
         tmp = temp_name(CACHE_FILE)
         try:
@@ -229,6 +371,88 @@ class ReadCache:
             return
         self._blobs = blobs
         self._dirty.clear()
+        self.carried = False
+
+
+class _Places:
+    """Where each group is (its Place), and the groups by the device that holds them, and
+    those no device holds: what ``carry`` looks up. Saved with the memo as one blob,
+    decoded only by a process that stores, or records a new group."""
+
+    def __init__(self) -> None:
+        self.places: dict[str, Place] = {}
+        self.by_owner: dict[str, set[str]] = {}
+        #: Held by no device: forgotten at every store ...
+        self.volatile: set[str] = set()
+        #: ... but for the directories that index devices by name (_indexes_devices).
+        self.indexes: set[str] = set()
+
+    @classmethod
+    def loads(cls, blob: bytes) -> _Places:
+        where = cls()
+        try:
+            where.places, where.by_owner, where.volatile, where.indexes = marshal.loads(blob)
+        except (ValueError, EOFError, TypeError):
+            return cls()  # then it accounts for no group, and the memo is not used
+        return where
+
+    def dumps(self) -> bytes:
+        return marshal.dumps((self.places, self.by_owner, self.volatile, self.indexes))
+
+    def add(self, group: str, owners: Place) -> None:
+        self.places[group] = owners
+        if owners is None:
+            (self.indexes if _indexes_devices(group) else self.volatile).add(group)
+        else:
+            for owner in owners:
+                self.by_owner.setdefault(owner, set()).add(group)
+
+    def remove(self, group: str) -> None:
+        if group not in self.places:
+            return
+        owners = self.places.pop(group)
+        if owners is None:
+            self.volatile.discard(group)
+            self.indexes.discard(group)
+        else:
+            for owner in owners:
+                self.by_owner.get(owner, set()).discard(group)
+
+    def invalid(self, changes: Changes) -> set[str]:
+        """The groups a store that made ``changes`` may have changed: those the devices it
+        names hold, and those no device holds (but the ones that index devices by name:
+        ReadCache._forget_named)."""
+        invalid = set(self.volatile)
+        by_owner = self.by_owner
+        for key in changes.devices:
+            invalid.update(by_owner.get(key, ()))
+        for key in changes.above:
+            invalid.update(by_owner.get(key, ()))
+        return invalid
+
+
+def _names_device(key: Any) -> bool:
+    """Whether a key of a directory that indexes devices asks about one device (by the
+    name of its link or node there): a realpath, an exists, an lstat, a /dev node."""
+    return key.__class__ is str and key[:1] in "peLD"
+
+
+def _indexes_devices(group: str) -> bool:
+    """Whether ``group`` is a directory of links or nodes named after devices, each the
+    device's own business: ``/sys/bus/B/devices``, ``/sys/bus/B/drivers/D``,
+    ``/sys/class/C``, ``/dev``, ``/dev/cxl``."""
+    parts = group.split("/")
+    if len(parts) < 2:
+        return False  # "" (the root, as the directory of "/sys")
+    if parts[1] == "dev":
+        return len(parts) == 2 or (len(parts) == 3 and parts[2] == "cxl")
+    if parts[1] != "sys":
+        return False
+    if len(parts) == 5 and parts[2] == "bus" and parts[4] == "devices":
+        return True
+    if len(parts) == 6 and parts[2] == "bus" and parts[4] == "drivers":
+        return True
+    return len(parts) == 4 and parts[2] == "class"
 
 
 def _committed_generation(dirfd: int) -> str | None:

@@ -34,6 +34,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fake_sysfs.errors import KernfsError, errno, kerr
+from fake_sysfs.kernel import changes
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.state import Kernel
@@ -205,6 +206,7 @@ def device_add(k: Kernel, dev: Device, probe: bool = True) -> Device:
         raise ValueError(f"device {key} is already registered")
     k.devices[key] = dev
     k.runtime.added(dev.parent, key, dev, dev.parent not in k.devices)
+    changes.registered(dev)
     if probe:
         device_attach(k, dev)
     return dev
@@ -220,6 +222,7 @@ def device_unregister(k: Kernel, dev: Device) -> None:
         return  # unregistered while its driver was released
     del k.devices[key]
     k.runtime.removed(dev.parent, key, dev, dev.parent not in k.devices)
+    changes.registered(dev)
     device_type(dev.type).release(k, dev)
 
 
