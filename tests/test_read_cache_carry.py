@@ -122,13 +122,28 @@ def test_the_listing_after_a_command_needs_no_kernel(
     with monkeypatch.context() as m:
         m.setattr(StateStore, "load", refuse)
         assert cxl(state, "list").rc == 0  # the memdevs: none changed
-    full = cxl(state, *LISTING)  # a new region's answers are computed once
+        # The new region, its dax_region, dax device and memory blocks were asked what
+        # the auto region's were: the full listing is answered from the memo too.
+        full = cxl(state, *LISTING)
     assert b'"region":"region5"' in full.out
+    assert full.out == cxl(fresh_copy(state, state.parent), *LISTING).out
     assert cxl(state, "destroy-region", "-f", "region5").rc == 0
     with monkeypatch.context() as m:
         m.setattr(StateStore, "load", refuse)
         after = cxl(state, *LISTING)
     assert after.rc == 0 and b"region5" not in after.out
+
+
+def test_new_devices_are_asked_only_what_leads_into_them(state: Path) -> None:
+    # Without a device of its kind listed before, a new region is asked nothing ahead.
+    cxl(state, "list", "-M")
+    assert cxl(state, "create-region", "-d", "decoder0.5", "-t", "ram").rc == 0
+    assert not [g for g in memo_groups(state) if g.endswith("/dax5.0")]
+    cxl(state, *LISTING)  # now a dax device was listed: the next one is asked ahead
+    assert cxl(state, "create-region", "-d", "decoder0.4", "-t", "pmem").rc == 0
+    assert cxl(state, "disable-region", "region5").rc == 0
+    assert cxl(state, "enable-region", "region5").rc == 0
+    assert [g for g in memo_groups(state) if g.endswith("/dax5.0")]
 
 
 def test_the_paranoid_check_finds_a_carried_stale_answer(

@@ -18,6 +18,7 @@ import stat as stat_mod
 
 from fake_sysfs.errors import KernfsError, errno, kerr
 from fake_sysfs.frontends.readcache import MISS, ReadCache
+from fake_sysfs.frontends.readcache import indexes_devices as readcache_indexes
 from fake_sysfs.statedir import default_state_dir, open_snapshot, state_dir_is_explicit
 
 TYPE_CHECKING = False  # typing itself is not imported: see readcache.py
@@ -29,6 +30,27 @@ if TYPE_CHECKING:
     from fake_sysfs.kernfs.view import Stat, View
     from fake_sysfs.statedir import Snapshot
     from fake_sysfs.store import StateStore
+
+
+def _renaming(devices: dict[str, Any], model: Any, new: Any) -> dict[str, str] | None:
+    """Names of ``model`` and its ancestors -> those of ``new`` and its own, up to where
+    the two ancestries meet, with their char dev numbers (``/sys/dev/char/61:0``); None
+    when the two are not alike up there."""
+    names: dict[str, str] = {}
+    while model is not new:
+        if model is None or new is None or model.type != new.type:
+            return None
+        if model.name != new.name:
+            names[model.name] = new.name
+        if model.devt and new.devt and model.devt != new.devt:
+            names[":".join(map(str, model.devt))] = ":".join(map(str, new.devt))
+        model, new = devices.get(model.parent), devices.get(new.parent)
+    return names
+
+
+def _renamed(path: str, mapping: dict[str, str]) -> str:
+    return "/".join(mapping.get(part, part) for part in path.split("/"))
+
 
 #: The tracefs files whose reads consume (tracefs.is_consuming says which exactly).
 _PIPES = ("/trace_pipe", "/trace_pipe_raw")
@@ -119,6 +141,8 @@ class InProcess:
             stale = self.cache.take_stale()
             if self.cache.carried and self.cache.current():
                 self._ask_again(stale)
+                if self.cache.came:
+                    self._ask_about_new_devices(self.cache.came)
                 from fake_sysfs.journal import paranoid
 
                 if paranoid():
@@ -138,7 +162,6 @@ class InProcess:
         directory, but root0 says where). For a /dev node's answers: the node's device.
         None when no device holds it, or it does not resolve."""
         view = self.view
-        tree = view.tree
         if group.startswith("/dev/"):
             node = self._live_dev_node(group)
             if node.__class__ is int:
@@ -147,24 +170,16 @@ class InProcess:
             group = f"/sys/dev/char/{major}:{minor}"
         if group != "/sys" and not group.startswith("/sys/"):
             return None
-        owners: list[str] = []
-        real = "/sys"
         try:
-            for name in group[len("/sys/") :].split("/") if group != "/sys" else ():
-                path = f"{real}/{name}"
-                if stat_mod.S_ISLNK(view.lstat(path).mode):
-                    holder = tree.device_holding(real[len("/sys/") :])
-                    if holder is not None:
-                        owners.append(holder)
-                    path = view.realpath(path)
-                real = path
+            real, links = view.links_on(group)
         except KernfsError:
             return None
-        holder = tree.device_holding(real[len("/sys/") :])
+        holder = view.device_holding(real)
         if holder is None:
             return None
+        owners = [view.device_holding(link) for link in links]
         owners.append(holder)
-        return tuple(dict.fromkeys(owners))
+        return tuple(dict.fromkeys(owner for owner in owners if owner is not None))
 
     def _ask_again(self, stale: dict[str, set[Any]]) -> None:
         """Compute again, from the state committed now, the answers a store of this process
@@ -178,6 +193,66 @@ class InProcess:
                     self._ask(group, key)
                 except (OSError, KernfsError):
                     pass  # an error is an answer too: recorded, raised to the asker
+
+    def _ask_about_new_devices(self, came: set[str]) -> None:
+        """Ask of each device the stores registered what was asked of another device of
+        its type (a listing that read region0 will read a new region5 the same way), so
+        that the first listing after a ``create-region`` finds its answers in the memo
+        too. The other device's directories and names are renamed along the two devices'
+        ancestries; a directory it holds is used only where the renamed one is the new
+        device's. Nothing is guessed: only what the kernel answers is recorded."""
+        devices = self.view.kernel.devices
+        owned = self.cache.owned()
+        by_type: dict[str, list[str]] = {}
+        for key in owned:
+            dev = devices.get(key)
+            if dev is not None and key not in came:
+                by_type.setdefault(dev.type, []).append(key)
+        pairs: list[tuple[str, str, dict[str, str]]] = []
+        names: dict[str, str] = {}
+        for key in sorted(came):
+            dev = devices.get(key)
+            like = None if dev is None else by_type.get(dev.type)
+            if not like:
+                continue
+            model = max(like, key=lambda k: len(owned[k]))
+            renaming = _renaming(devices, devices[model], dev)
+            if renaming:
+                pairs.append((model, key, renaming))
+                # A region's directories name its dax_region too.
+                for old, new in renaming.items():
+                    names.setdefault(old, new)
+        shared = self.cache.unowned()
+        for model, key, renaming in pairs:
+            mapping = {**names, **renaming}
+            own = devices[model].name
+            for group in sorted(owned[model]):
+                new = _renamed(group, mapping)
+                if new != group:
+                    places = self._locate(new)
+                    if places is not None and places[-1] == key:
+                        self._ask_renamed(group, new, mapping)
+            # Directories no device holds (a bus's devices/, /dev, what does not resolve)
+            # that name the other device.
+            for group in shared:
+                if own in group.split("/"):
+                    self._ask_renamed(group, _renamed(group, mapping), mapping)
+                elif readcache_indexes(group):
+                    self._ask_renamed(group, group, mapping)
+
+    def _ask_renamed(self, group: str, new: str, mapping: dict[str, str]) -> None:
+        """Ask in ``new`` what was asked in ``group``, renamed."""
+        known = self.cache.group(new) or {}
+        for asked in list(self.cache.group(group) or ()):
+            if asked.__class__ is not str:
+                continue
+            renamed = asked[:1] + _renamed(asked[1:], mapping)
+            if (new == group and renamed == asked) or renamed in known:
+                continue
+            try:  # noqa: SIM105 - contextlib is an import start-up does without
+                self._ask(new, renamed)
+            except (OSError, KernfsError):
+                pass
 
     def _ask(self, group: str, key: Any) -> None:
         if key.__class__ is bytes:

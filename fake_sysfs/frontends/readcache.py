@@ -134,6 +134,8 @@ class ReadCache:
         self._unnamed: dict[str, set[Any]] = {}
         #: Groups a store made stale, with the keys they held: asked again before saving.
         self._stale: dict[str, set[Any]] = {}
+        #: Keys of the devices the stores carried over registered.
+        self.came: set[str] = set()
         #: Whether answers were carried over a store (the memo then needs saving).
         self.carried = False
 
@@ -156,6 +158,7 @@ class ReadCache:
         self._where = None
         self._unnamed.clear()
         self._stale.clear()
+        self.came.clear()
         self.carried = False
         if snap.generation is None:
             return  # not a state this code wrote: nothing can be known to belong to it
@@ -279,6 +282,7 @@ class ReadCache:
             self._forget(group)
         if where.indexes:
             self._forget_named(where, changes)
+        self.came.update(changes.came)
         self.snap = snap
         self.carried = True
 
@@ -318,6 +322,15 @@ class ReadCache:
         """The groups a store made stale and the keys each held (then forgotten here)."""
         stale, self._stale = self._stale, {}
         return stale
+
+    def owned(self) -> dict[str, set[str]]:
+        """Groups by the keys of the devices they depend on (read-only for callers)."""
+        return self._where_of().by_owner
+
+    def unowned(self) -> list[str]:
+        """The groups no device holds."""
+        where = self._where_of()
+        return sorted(where.volatile | where.indexes)
 
     def groups(self) -> list[str]:
         """Every group recorded."""
@@ -384,7 +397,7 @@ class _Places:
         self.by_owner: dict[str, set[str]] = {}
         #: Held by no device: forgotten at every store ...
         self.volatile: set[str] = set()
-        #: ... but for the directories that index devices by name (_indexes_devices).
+        #: ... but for the directories that index devices by name (indexes_devices).
         self.indexes: set[str] = set()
 
     @classmethod
@@ -402,7 +415,7 @@ class _Places:
     def add(self, group: str, owners: Place) -> None:
         self.places[group] = owners
         if owners is None:
-            (self.indexes if _indexes_devices(group) else self.volatile).add(group)
+            (self.indexes if indexes_devices(group) else self.volatile).add(group)
         else:
             for owner in owners:
                 self.by_owner.setdefault(owner, set()).add(group)
@@ -437,7 +450,7 @@ def _names_device(key: Any) -> bool:
     return key.__class__ is str and key[:1] in "peLD"
 
 
-def _indexes_devices(group: str) -> bool:
+def indexes_devices(group: str) -> bool:
     """Whether ``group`` is a directory of links or nodes named after devices, each the
     device's own business: ``/sys/bus/B/devices``, ``/sys/bus/B/drivers/D``,
     ``/sys/class/C``, ``/dev``, ``/dev/cxl``."""

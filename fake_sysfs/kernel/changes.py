@@ -50,6 +50,8 @@ class Changes:
     def __init__(self) -> None:
         self.devices: set[str] = set()
         self.above: set[str] = set()
+        #: The devices it registered (in ``devices`` too).
+        self.came: set[str] = set()
         self.unknown = False
 
 
@@ -314,6 +316,7 @@ def _conclude(kernel: Any, t: _Tracker, changes: Changes) -> None:
         return devices_then.get(key) if found is None else found
 
     keys = changes.devices
+    changes.came.update(dev.key for dev in t.registered if registry.get(dev.key) is dev)
     for obj in came_or_went:
         key = _devkey(obj)
         if key is not None and device(key) is not None:

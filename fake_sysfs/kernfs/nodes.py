@@ -112,19 +112,22 @@ class Dir(Node):
     by name without building the rest (MISSING: known absent; None: not one it knows, so
     build and look)."""
 
-    __slots__ = ("_build", "_entries", "_looked", "_lookup", "mode")
+    __slots__ = ("_build", "_entries", "_looked", "_lookup", "device", "mode")
 
     def __init__(
         self,
         build: Callable[[], dict[str, Node]],
         mode: int = 0o755,
         lookup: Callable[[str], Node | None] | None = None,
+        device: str | None = None,
     ) -> None:
         self._build = build
         self._entries: dict[str, Node] | None = None
         self._lookup = lookup
         self._looked: dict[str, Node] = {}
         self.mode = mode
+        #: The key of the device whose directory this is (None: no device's).
+        self.device = device
 
     @property
     def entries(self) -> dict[str, Node]:

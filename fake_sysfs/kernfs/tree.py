@@ -11,7 +11,6 @@ devices by bus, driver, class and char dev, the same way for every family.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -112,20 +111,6 @@ class Tree:
             self._containers = self._memo["containers"] = found
         return self._containers.get(path, [])
 
-    def device_holding(self, path: str) -> str | None:
-        """The key of the device that holds ``path`` (a directory below /sys): the one
-        whose directory it is, or else the nearest above it; None when no device does."""
-        by_path: dict[str, str] | None = self._memo.get("by_path")
-        if by_path is None:
-            by_path = {self.path(dev): key for key, dev in self.k.devices.items()}
-            self._memo["by_path"] = by_path
-        while path:
-            key = by_path.get(path)
-            if key is not None:
-                return key
-            path = path.rpartition("/")[0]
-        return None
-
     def bus_devices(self, bus: str) -> list[Device]:
         if self._by_bus is None:
             index: dict[str, dict[str, Device]] = {}
@@ -194,7 +179,9 @@ class Tree:
         return None if dev is None else self.device_node(dev)
 
     def device_node(self, dev: Device) -> Dir:
-        return Dir(partial(self._device_dir, dev), lookup=partial(self._device_entry, dev))
+        return Dir(
+            partial(self._device_dir, dev), lookup=partial(self._device_entry, dev), device=dev.key
+        )
 
     def _object(self, dev: Device) -> tuple[DeviceType[Any], object]:
         found = self._objects.get(dev.key)
@@ -335,14 +322,6 @@ def _index_update(k: Kernel, memo: dict[str, Any], dev: Device, added: bool, pla
     where = f"{dev.parent}/{dev.devclass}" if glued else dev.parent
     children = memo.get("children")
     by_bus = memo.get("by_bus")
-    by_path = memo.get("by_path")
-    if by_path is not None:
-        # Before "paths" forgets it; a device's path never changes while registered.
-        path = memo["paths"].get(dev.key) or device_path(k.devices.get, dev)
-        if added:
-            by_path[path] = dev.key
-        else:
-            by_path.pop(path, None)
     if added:
         if children is not None:
             children.setdefault(where, {})[dev.name] = dev
@@ -357,16 +336,6 @@ def _index_update(k: Kernel, memo: dict[str, Any], dev: Device, added: bool, pla
             by_bus.get(dev.bus, {}).pop(dev.key, None)
     if plain or glued:
         memo.pop("containers", None)
-
-
-def device_path(lookup: Callable[[str], Device | None], dev: Device) -> str:
-    """``Tree.path`` of ``dev`` where ``lookup`` finds devices by key (a store's changes
-    name devices the registry has no more)."""
-    parent = lookup(dev.parent)
-    base = dev.parent if parent is None else device_path(lookup, parent)
-    if _glued(dev, parent):
-        base = f"{base}/{dev.devclass}"
-    return f"{base}/{dev.name}"
 
 
 def _glued(dev: Device, parent: Device | None) -> bool:

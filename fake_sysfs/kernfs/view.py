@@ -93,6 +93,33 @@ class View:
         canon = f"{parent_canon}/{name}" if parent_canon else name
         return canon, child
 
+    def links_on(self, path: str) -> tuple[str, list[str]]:
+        """(canonical path of ``path`` relative to /sys, the canonical directories of the
+        links followed on the way there, in order)."""
+        holders: list[str] = []
+        canon = ""
+        asked = "/sys"
+        for name in path[len("/sys/") :].split("/") if path != "/sys" else ():
+            asked = f"{asked}/{name}"
+            here, node = self._resolve(asked, follow_last=False)
+            if isinstance(node, Link):
+                holders.append(canon)
+                here = self._resolve(asked)[0]
+            canon = here
+        return canon, holders
+
+    def device_holding(self, canon: str) -> str | None:
+        """The key of the device whose directory holds ``canon`` (a canonical directory
+        relative to /sys): the one whose directory it is, or else the nearest above it;
+        None when no device's does."""
+        path = canon
+        while path:
+            node = self._resolve(f"/sys/{path}")[1]
+            if isinstance(node, Dir) and node.device is not None:
+                return node.device
+            path = path.rpartition("/")[0]
+        return None
+
     # -- operations ------------------------------------------------------------------------
 
     def lstat(self, path: str) -> Stat:
