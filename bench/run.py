@@ -211,26 +211,31 @@ def upstream_server(tree: Path, out: Path) -> Remote:
 class StateChange:
     """A change of the emulated state, made before each first-run sample (untimed): a
     region created on a root decoder and deleted again, two stores through the emulated
-    kernel, by one process that then ends, as a ``create-region`` and a
-    ``destroy-region`` in a script do. The listings do not change (a deleted region leaves
-    nothing), but the state committed does: the next listing finds the read memo the
-    change's process left (readcache.carry), not the one it had itself saved."""
+    kernel, by a process of the measured interpreter that then ends, as a
+    ``create-region`` and a ``destroy-region`` in a script are. The listings do not change
+    (a deleted region leaves nothing), but the state committed does: the next listing
+    finds the read memo the change's process left (readcache.carry), not the one it had
+    saved itself. The same interpreter, because the memo is only believed by the code
+    that wrote it (readcache.code_key: this checkout's copy is another)."""
 
-    def __init__(self, state: Path) -> None:
-        self.state = state
-        self.decoder = "/sys/bus/cxl/devices/decoder0.0"
+    CODE = (
+        "from fake_sysfs.frontends.inprocess import InProcess\n"
+        "f = InProcess()\n"
+        "d = '/sys/bus/cxl/devices/decoder0.0'\n"
+        "name = f.read(d + '/create_ram_region')\n"
+        "f.write(d + '/create_ram_region', name)\n"
+        "f.write(d + '/delete_region', name)\n"
+        "f.close()\n"
+    )
+
+    def __init__(self, state: Path, interpreter: str) -> None:
+        self.argv = [interpreter, "-c", self.CODE]
+        self.env = child_env(FAKE_SYSFS_STATE=str(state))
 
     def __call__(self) -> None:
-        from fake_sysfs.frontends.inprocess import InProcess
-        from fake_sysfs.store import StateStore
-
-        frontend = InProcess(StateStore(self.state))
-        try:
-            name = frontend.read(f"{self.decoder}/create_ram_region")
-            frontend.write(f"{self.decoder}/create_ram_region", name)
-            frontend.write(f"{self.decoder}/delete_region", name)
-        finally:
-            frontend.close()
+        done = subprocess.run(self.argv, env=self.env, cwd="/", capture_output=True, text=True)
+        if done.returncode != 0:
+            fail(f"the state change before a first-run sample failed: {done.stderr.strip()}")
 
     def close(self) -> None:
         pass
@@ -606,7 +611,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def list_section(
-    name: str, work: Path, script: str, upstream: bool, args: argparse.Namespace
+    name: str, work: Path, script: str, interpreter: str, upstream: bool, args: argparse.Namespace
 ) -> list[Row]:
     """The `cxl list` rows of one platform."""
     log(f"{name}: staging")
@@ -614,7 +619,7 @@ def list_section(
     out = Path(tempfile.mkdtemp(prefix="out-", dir=work / name))
     emulated = Local(child_env(FAKE_SYSFS_STATE=str(state)))
     file_backed = Local(child_env(PYCXL_SYSFS_ROOT=str(tree / "sys")))
-    change = StateChange(state)
+    change = StateChange(state, interpreter)
     server = upstream_server(tree, out) if upstream else None
     rows = rows_for(name, memdevs)
     try:
@@ -676,7 +681,7 @@ def benchmark(args: argparse.Namespace) -> None:
                 measure_row(row, {"python": cell}, args.runs, args.rss_runs, work, 0)
                 baseline[f"python{label} {flags} pass"] = row["python"]
             for name in args.platforms:
-                rows += list_section(name, work, script, upstream, args)
+                rows += list_section(name, work, script, interpreter, upstream, args)
         if "regions" in args.sections:
             for name in args.platforms:
                 if name not in REGION_PLATFORMS:

@@ -281,6 +281,16 @@ def _came_or_went(now: Any, then: Any) -> Iterator[Any]:
             for key in then.keys() - now.keys():
                 yield then[key]
             return
+    if type(now) is list and type(then) is list:
+        # Lists change by an insert or a removal, mostly: compare only what lies between
+        # the common head and tail (1,024 nmems on a large platform).
+        start, end_now, end_then = 0, len(now), len(then)
+        while start < end_now and start < end_then and now[start] is then[start]:
+            start += 1
+        while end_now > start and end_then > start and now[end_now - 1] is then[end_then - 1]:
+            end_now -= 1
+            end_then -= 1
+        now, then = now[start:end_now], then[start:end_then]
     ids_now = {id(x): x for x in _members(now)} if type(now) in _CONTAINERS else {}
     ids_then = {id(x): x for x in _members(then)}
     yield from (x for i, x in ids_now.items() if i not in ids_then)
@@ -340,7 +350,7 @@ def _conclude(kernel: Any, t: _Tracker, changes: Changes) -> None:
     for key in [key for key in keys if key.startswith("bus/nd/")]:
         dev = device(key)
         region = None if dev is None else device(dev.parent)
-        if region is not None and region.bus == "nd":
+        if region is not None and region.type == "nd_region":
             _add_subtree(kernel, keys, region.key)
     for key in keys:
         dev = device(key)

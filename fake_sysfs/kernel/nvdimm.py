@@ -263,8 +263,12 @@ def nmem_of(k: Kernel, dev: Device) -> Nmem:
 def _nmem_release(k: Kernel, dev: Device) -> None:
     nmem = nmem_of(k, dev)
     for bridge in k.bridges:
-        if nmem in bridge.nmems:
-            bridge.nmems.remove(nmem)
+        # By identity: ``in`` and ``remove`` would compare it field by field with every
+        # nmem before it (1,024 of them on a large platform).
+        for i, other in enumerate(bridge.nmems):
+            if other is nmem:
+                del bridge.nmems[i]
+                break
 
 
 def nmem_commands_show(k: Kernel, nmem: Nmem) -> str:
