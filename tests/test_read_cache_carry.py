@@ -12,6 +12,8 @@ is dropped whole.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import marshal
 import shutil
 from pathlib import Path
@@ -27,6 +29,7 @@ from fake_sysfs.platform.presets import load_preset
 from fake_sysfs.statedir import CACHE_FILE, STATE_FILE
 from fake_sysfs.store import Origin, StateStore
 from tests.helpers import Result, run_cxl
+from tests.nd_helpers import run_ndctl
 
 LISTING = ["list", "-vvv", "-BPEMDRT", "-i"]
 
@@ -146,6 +149,31 @@ def test_new_devices_are_asked_only_what_leads_into_them(state: Path) -> None:
     assert [g for g in memo_groups(state) if g.endswith("/dax5.0")]
 
 
+def test_dimm_answers_follow_their_regions_and_labels(state: Path) -> None:
+    # Answers of one device that another's state decides: a DIMM is "active" while an
+    # enabled nd region maps it, and its free label slots are its memdev's label area.
+    assert cxl(state, "create-region", "-d", "decoder0.4", "-t", "pmem").rc == 0
+    assert run_ndctl(["create-namespace", "-m", "raw", "-s", "64M"], state).rc == 0
+
+    def dimms(what: str, where: Path = state) -> dict[str, bytes]:
+        frontend = InProcess(StateStore(where))
+        try:
+            names = [n for n in frontend.listdir("/sys/bus/nd/devices") if n.startswith("nmem")]
+            return {n: frontend.read(f"/sys/bus/nd/devices/{n}/{what}") for n in names}
+        finally:
+            frontend.close()
+
+    active = [n for n, v in dimms("state").items() if v == b"active\n"]
+    assert active
+    slots = dimms("available_slots")
+    assert run_ndctl(["disable-region", "all"], state).rc == 0
+    assert set(dimms("state").values()) == {b"idle\n"}  # from the memo the command left
+    assert run_ndctl(["init-labels", "-f", active[0]], state).rc == 0
+    after = dimms("available_slots")
+    assert after[active[0]] != slots[active[0]]  # its namespace's label is gone
+    assert after == dimms("available_slots", fresh_copy(state, state.parent))
+
+
 def test_the_paranoid_check_finds_a_carried_stale_answer(
     state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,6 +224,108 @@ def test_a_memo_whose_places_miss_a_group_is_not_used(state: Path) -> None:
     # ... but nothing is carried over a store: no index could say when mem3's go stale.
     assert frontend.cache.group("/sys/bus/cxl/devices/mem3") is None
     frontend.close()
+
+
+# -- every answer of the tree, over every command -------------------------------------------
+
+
+def remember_everything(state: Path) -> int:
+    """Ask the emulated /sys everything once (every directory listed, every entry's
+    lstat, stat and real path, every attribute read, /dev nodes), so that the memo a
+    command finds holds all of it: the command's paranoid check then checks every answer
+    it carries over its stores. The number of answers asked."""
+    frontend = InProcess(StateStore(state))
+    asked = 0
+    try:
+        todo = ["/sys"]
+        while todo:
+            directory = todo.pop()
+            try:
+                names = frontend.listdir(directory)
+            except OSError:
+                continue
+            for name in names:
+                path = f"{directory}/{name}"
+                if "pipe" in name and directory.startswith("/sys/kernel/tracing"):
+                    continue  # a read there consumes
+                asked += 3
+                link = frontend.is_link(path)
+                frontend.exists(path)
+                with contextlib.suppress(OSError):
+                    frontend.realpath(path)
+                if link:
+                    continue
+                try:
+                    frontend.read(path)
+                except OSError as e:
+                    if e.errno == errno.EISDIR:
+                        todo.append(path)
+        for node in frontend.listdir("/dev") if frontend.exists("/dev") else ():
+            frontend.exists(f"/dev/{node}")
+    finally:
+        frontend.close()
+    return asked
+
+
+SESSIONS = {
+    "cxl_test": [
+        ("cxl", "create-region", "-d", "decoder0.5", "-t", "ram"),
+        ("daxctl", "reconfigure-device", "-m", "devdax", "-f", "dax5.0"),
+        ("daxctl", "reconfigure-device", "-m", "system-ram", "dax5.0"),
+        ("daxctl", "offline-memory", "dax5.0"),
+        ("daxctl", "reconfigure-device", "-m", "devdax", "dax5.0"),
+        ("daxctl", "disable-device", "dax5.0"),
+        ("daxctl", "destroy-device", "dax5.0"),
+        ("daxctl", "create-device", "-r", "5", "-s", "128M"),
+        ("cxl", "create-region", "-d", "decoder0.4", "-t", "pmem"),
+        ("ndctl", "create-namespace", "-m", "fsdax", "-s", "256M"),
+        ("ndctl", "create-namespace", "-m", "devdax", "-s", "256M"),
+        ("ndctl", "create-namespace", "-m", "sector", "-s", "128M"),
+        ("ndctl", "disable-namespace", "all"),
+        ("ndctl", "enable-namespace", "all"),
+        ("ndctl", "destroy-namespace", "-f", "all"),
+        ("ndctl", "disable-region", "all"),
+        ("ndctl", "init-labels", "-f", "all"),
+        ("cxl", "disable-region", "-f", "all"),
+        ("cxl", "destroy-region", "-f", "all"),
+        ("cxl", "reserve-dpa", "-t", "pmem", "-s", "256M", "mem0"),
+        ("cxl", "free-dpa", "-t", "pmem", "mem0"),
+        ("cxl", "disable-memdev", "-f", "mem1"),
+        ("cxl", "enable-memdev", "mem1"),
+        ("cxl", "disable-port", "-f", "port1"),
+        ("cxl", "enable-port", "port1"),
+    ],
+    "qemu-mixed": [
+        ("cxl", "create-region", "-t", "ram", "-d", "decoder0.1"),
+        ("cxl", "disable-region", "-f", "all"),
+        ("cxl", "destroy-region", "-f", "all"),
+        ("cxl", "disable-memdev", "-f", "all"),
+        ("cxl", "enable-memdev", "all"),
+    ],
+    "hmem": [
+        ("daxctl", "reconfigure-device", "-m", "devdax", "-f", "all"),
+        ("daxctl", "reconfigure-device", "-m", "system-ram", "all"),
+    ],
+}
+
+
+@pytest.mark.parametrize("preset", sorted(SESSIONS))
+def test_every_answer_is_carried_right_over_every_command(preset: str, tmp_path: Path) -> None:
+    from tests.test_daxctl_cmds import run_daxctl
+
+    state = tmp_path / "state"
+    StateStore(state).init(load_preset(preset), Origin("preset", preset), False)
+    for tool, *argv in SESSIONS[preset]:
+        assert remember_everything(state) > 1000
+        # The command's close checks every answer its memo carried (FAKE_SYSFS_PARANOID);
+        # a stale one raises here.
+        if tool == "cxl":
+            result = cxl(state, *argv)
+        elif tool == "ndctl":
+            result = run_ndctl(argv, state)
+        else:
+            result = run_daxctl(argv, state)
+        assert result.rc == 0, (tool, argv, result.err)
 
 
 # -- kernel.changes: what a store changed, whatever code changed it --------------------------

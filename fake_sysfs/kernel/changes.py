@@ -346,12 +346,33 @@ def _conclude(kernel: Any, t: _Tracker, changes: Changes) -> None:
                 _add_subtree(kernel, keys, key)
     # An nd region's devices show one another (a namespace's mode is what its claim
     # device makes of it, a claim names its namespace): one that changed makes all of
-    # its region's subtree count.
+    # its region's subtree count. And a DIMM's ``state`` is whether an enabled region
+    # maps it: a region that changed, came or went makes its DIMMs count.
+    regions = {id(obj): obj for obj in came_or_went + changed if type(obj).__name__ == "NdRegion"}
     for key in [key for key in keys if key.startswith("bus/nd/")]:
         dev = device(key)
         region = None if dev is None else device(dev.parent)
         if region is not None and region.type == "nd_region":
             _add_subtree(kernel, keys, region.key)
+        if dev is not None and dev.type == "nd_region":
+            nd = kernel.nd_regions.get(int(dev.name[len("region") :]))
+            if nd is not None:
+                regions[id(nd)] = nd
+    for nd in regions.values():
+        keys.update(f"bus/nd/nmem{m.nmem}" for m in nd.mappings if device(f"bus/nd/nmem{m.nmem}"))
+    # A DIMM shows what its memdev's label storage holds (available_slots), and so do
+    # the nd regions that map it (their namespaces, their free capacity).
+    memdevs = {obj.id for obj in came_or_went + changed if type(obj).__name__ == "Memdev"}
+    if memdevs:
+        dimms = set()
+        for bridge in kernel.bridges:
+            for nmem in bridge.nmems:
+                if nmem.memdev in memdevs:
+                    keys.add(nmem.devkey)
+                    dimms.add(nmem.id)
+        for nd in kernel.nd_regions.values():
+            if any(m.nmem in dimms for m in nd.mappings):
+                _add_subtree(kernel, keys, nd.devkey)
     for key in keys:
         dev = device(key)
         while dev is not None:
