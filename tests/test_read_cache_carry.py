@@ -296,6 +296,10 @@ SESSIONS = {
         ("cxl", "enable-port", "port1"),
     ],
     "qemu-mixed": [
+        ("cxl", "set-alert-config", "mem0", "-L", "50", "--life-used-alert", "on"),
+        ("cxl", "disable-memdev", "-f", "mem0"),
+        ("cxl", "zero-labels", "mem0"),
+        ("cxl", "enable-memdev", "mem0"),
         ("cxl", "create-region", "-t", "ram", "-d", "decoder0.1"),
         ("cxl", "disable-region", "-f", "all"),
         ("cxl", "destroy-region", "-f", "all"),
