@@ -18,10 +18,13 @@ them, the registry among them.
 
 What cannot be placed (a change to the platform model, or an object reached only from
 the kernel itself) makes the answer "unknown", and the memo is then dropped whole, as
-before: never a stale answer for a guess. Directories that are not a device's
-(``/sys/bus``, ``/sys/class``, tracefs, ``/dev``) are never carried over a store at all
-(readcache.py). The test suite checks every carried answer against the kernel
-(``FAKE_SYSFS_PARANOID``, frontends/inprocess.py).
+before: never a stale answer for a guess. A few answers of one device are decided by
+another's state; those dependencies are named here (an nd region's devices, a DIMM and
+the regions that map it, NUMA nodes and memory blocks). Directories that are not a
+device's (``/sys/bus``, ``/sys/class``, tracefs, ``/dev``) keep only what they said of
+the devices a store did not name (readcache.py). The test suite checks every carried
+answer against the kernel (``FAKE_SYSFS_PARANOID``, frontends/inprocess.py), and
+tests/test_read_cache_carry.py does so with every answer of the tree in the memo.
 """
 
 from __future__ import annotations
@@ -159,10 +162,8 @@ def _copy(value: Any) -> Any:
 
 def state_classes(root: type) -> list[type]:
     """Every dataclass reachable from ``root``'s stored fields."""
-    from fake_sysfs.kernel.state import Kernel
-
     found: dict[type, None] = {}
-    stack: list[Any] = [root if root is not None else Kernel]
+    stack: list[Any] = [root]
     while stack:
         tp = stack.pop()
         if isinstance(tp, type) and dataclasses.is_dataclass(tp):
@@ -179,7 +180,7 @@ def state_classes(root: type) -> list[type]:
 
 
 def _shape(tp: Any, top: bool = True) -> int:
-    """The _DEEP / _PARENTED bits of a field of type ``tp``."""
+    """The _DEEP, _PARENTED and _DEVICES bits of a field of type ``tp``."""
     from fake_sysfs.kernel.core import Device
 
     origin = getattr(tp, "__origin__", None)
@@ -226,18 +227,23 @@ def watch(kernel: Any) -> Iterator[Changes]:
     """Watch what the body does to ``kernel``; the Changes are filled in when it ends
     (however it ends)."""
     global _active, _CLASSES
+    changes = Changes()
+    if _active is not None:
+        # Within another store's watch: that one goes on recording everything; this
+        # one cannot tell its own part, so it says nothing can be known.
+        changes.unknown = True
+        yield changes
+        return
     if _CLASSES is None:
         _ANNOUNCED.add((type(kernel), "devices"))
         _CLASSES = state_classes(type(kernel))
-    outer = _active
     tracker = _Tracker()
-    changes = Changes()
-    hooked = _install(_CLASSES) if outer is None else []
+    hooked = _install(_CLASSES)
     _active = tracker
     try:
         yield changes
     finally:
-        _active = outer
+        _active = None
         for cls in hooked:
             del cls.__getattribute__
             del cls.__setattr__
