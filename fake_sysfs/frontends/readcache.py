@@ -10,8 +10,9 @@ the state or building the tree at all, the way a real kernel keeps sysfs in memo
 Validity: the memo names the state its answers came from (statedir.identity: the random
 generation of the state file's snapshot and the end of the journal of stores after it) and
 a key of the emulation's own source files. It is used only while both match the snapshot
-the process holds (statedir.Snapshot), so a store, a ``fake-sysfs reset`` or a new version
-of the code makes it stale at once, and a process never mixes answers of two states.
+the process holds (statedir.Snapshot), so another process's store, a ``fake-sysfs reset``
+or a new version of the code makes it stale at once, and a process never mixes answers of
+two states.
 Nothing read from disk is believed unchecked: the file carries a checksum and its length,
 and one that fails them is ignored. It is an optimization only: a missing, stale, damaged
 or unwritable memo, or something that is not a file in its place, just means answers are
