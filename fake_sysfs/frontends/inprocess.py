@@ -232,13 +232,25 @@ class InProcess:
                     places = self._locate(new)
                     if places is not None and places[-1] == key:
                         self._ask_renamed(group, new, mapping)
-            # Directories no device holds (a bus's devices/, /dev, what does not resolve)
-            # that name the other device.
+            # Directories no device holds that name the other device (what did not
+            # resolve, such as a probe for a legacy layout).
             for group in shared:
-                if own in group.split("/"):
+                if own in group.split("/") and not readcache_indexes(group):
                     self._ask_renamed(group, _renamed(group, mapping), mapping)
-                elif readcache_indexes(group):
-                    self._ask_renamed(group, group, mapping)
+        # The directories that index devices by name (a bus's devices/, /dev): what was
+        # asked there of each other device, asked of its new one.
+        for group in shared:
+            if not readcache_indexes(group):
+                continue
+            asked = self.cache.group(group) or {}
+            for _, _, renaming in pairs:
+                for old, new in renaming.items():
+                    for kind in "peLD":
+                        if kind + old in asked and kind + new not in asked:
+                            try:  # noqa: SIM105 - see _ask_again
+                                self._ask(group, kind + new)
+                            except (OSError, KernfsError):
+                                pass
 
     def _ask_renamed(self, group: str, new: str, mapping: dict[str, str]) -> None:
         """Ask in ``new`` what was asked in ``group``, renamed."""
