@@ -17,7 +17,7 @@ import os
 import stat as stat_mod
 
 from fake_sysfs.errors import KernfsError, errno, kerr
-from fake_sysfs.frontends.readcache import MISS, ReadCache
+from fake_sysfs.frontends.readcache import MISS, NAMING_KINDS, ReadCache
 from fake_sysfs.frontends.readcache import indexes_devices as readcache_indexes
 from fake_sysfs.statedir import default_state_dir, open_snapshot, state_dir_is_explicit
 
@@ -187,12 +187,8 @@ class InProcess:
         for group, keys in stale.items():
             known = self.cache.group(group) or {}
             for key in keys:
-                if key in known:
-                    continue
-                try:  # noqa: SIM105 - contextlib is an import start-up does without
+                if key not in known:
                     self._ask(group, key)
-                except (OSError, KernfsError):
-                    pass  # an error is an answer too: recorded, raised to the asker
 
     def _ask_about_new_devices(self, came: set[str]) -> None:
         """Ask of each device the stores registered what was asked of another device of
@@ -245,12 +241,9 @@ class InProcess:
             asked = self.cache.group(group) or {}
             for _, _, renaming in pairs:
                 for old, new in renaming.items():
-                    for kind in "peLD":
+                    for kind in NAMING_KINDS:
                         if kind + old in asked and kind + new not in asked:
-                            try:  # noqa: SIM105 - see _ask_again
-                                self._ask(group, kind + new)
-                            except (OSError, KernfsError):
-                                pass
+                            self._ask(group, kind + new)
 
     def _ask_renamed(self, group: str, new: str, mapping: dict[str, str]) -> None:
         """Ask in ``new`` what was asked in ``group``, renamed."""
@@ -259,39 +252,24 @@ class InProcess:
             if asked.__class__ is not str:
                 continue
             renamed = asked[:1] + _renamed(asked[1:], mapping)
-            if (new == group and renamed == asked) or renamed in known:
-                continue
-            try:  # noqa: SIM105 - contextlib is an import start-up does without
+            if not ((new == group and renamed == asked) or renamed in known):
                 self._ask(new, renamed)
-            except (OSError, KernfsError):
-                pass
 
     def _ask(self, group: str, key: Any) -> None:
+        """Compute the answer ``key`` of ``group`` from the kernel and record it."""
         if key.__class__ is bytes:
             if key[:1] == b"w":  # a store that changed nothing: only if it still changes nothing
                 name, _, data = key[1:].partition(b"\0")
                 path = f"{group}/{os.fsdecode(name)}"
-                if self.view.check_writable(path).pure_for(data):
-                    self.write(path, data)
+                try:
+                    if self.view.check_writable(path).pure_for(data):
+                        self.write(path, data)
+                except (OSError, KernfsError):
+                    pass  # an error is an answer too: recorded, raised to the asker
             return  # other frontends' answers (mailbox, nd ioctls) are computed when asked
-        kind, name = key[:1], key[1:]
-        path = f"{group}/{name}"
-        if kind == "r":
-            self.read(path)
-        elif kind == "l":
-            self.listdir(group)
-        elif kind == "s":
-            self.scan(group, name)
-        elif kind == "p":
-            self.realpath(path)
-        elif kind == "L":
-            self.is_link(path)
-        elif kind == "e":
-            self.exists(path)
-        elif kind == "D":
-            self.dev_node(path)
-        elif kind == "P":
-            self._answer(path, "P", self._pending)
+        answer = self._live_answer(group, key)
+        if answer is not MISS:
+            self.cache.put(group, key, answer)
 
     def check_memo(self) -> None:
         """Check every answer recorded against the kernel (FAKE_SYSFS_PARANOID: the test
@@ -306,6 +284,8 @@ class InProcess:
                     )
 
     def _live_answer(self, group: str, key: Any) -> Any:
+        """The answer ``key`` of ``group`` as the kernel gives it now (an int: an errno),
+        as the read methods record it; MISS for a key kind computed elsewhere."""
         if key.__class__ is bytes:
             return MISS
         kind, name = key[:1], key[1:]

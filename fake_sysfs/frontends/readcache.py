@@ -312,7 +312,7 @@ class ReadCache:
             if unnamed is None:
                 unnamed = self._unnamed[group] = {k for k in answers if not _names_device(k)}
             gone = [key for key in unnamed if key in answers]
-            gone += [k + name for name in names for k in "peLD" if k + name in answers]
+            gone += [k + name for name in names for k in NAMING_KINDS if k + name in answers]
             if gone:
                 answers = self._writable(group)
                 self._stale.setdefault(group, set()).update(gone)
@@ -445,10 +445,15 @@ class _Places:
         return invalid
 
 
+#: The kinds of answer that, in a directory indexing devices by name, concern one device:
+#: a realpath, an exists, an lstat, a /dev node (keyed kind + the device's name).
+NAMING_KINDS = "peLD"
+
+
 def _names_device(key: Any) -> bool:
     """Whether a key of a directory that indexes devices asks about one device (by the
     name of its link or node there): a realpath, an exists, an lstat, a /dev node."""
-    return key.__class__ is str and key[:1] in "peLD"
+    return key.__class__ is str and key[:1] in NAMING_KINDS
 
 
 def indexes_devices(group: str) -> bool:
