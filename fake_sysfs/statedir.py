@@ -28,7 +28,7 @@ LOCK_FILE = "lock"
 CACHE_FILE = "reads.cache"
 
 #: Bumped whenever the stored state's shape changes incompatibly.
-STATE_FORMAT = 6
+STATE_FORMAT = 7
 #: Every state file begins with these bytes and a 32-hex-digit generation: a random name for
 #: the snapshot it holds. The snapshot's checksum and length follow (store.py), then the
 #: journal: the stores committed since the snapshot, appended one record each (below). The

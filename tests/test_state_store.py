@@ -22,7 +22,7 @@ from fake_sysfs.kernel.state import Kernel
 from fake_sysfs.kernfs.view import View
 from fake_sysfs.platform.presets import DEFAULT_PRESET, load_preset
 from fake_sysfs.platform.qemu import parse_qemu
-from fake_sysfs.store import Origin, StateStore, default_state_dir
+from fake_sysfs.store import Origin, StateStore, default_state_dir, seal_state
 from tests.helpers import writers_lock_is_free
 from tests.kernel_helpers import SECTION_1_6_QEMU, unbind, walk
 
@@ -201,6 +201,20 @@ def valid_state(tmp_path: Path) -> tuple[StateStore, dict[str, Any]]:
 
 def damage(kind: str, good: dict[str, Any]) -> bytes:
     text = json.dumps(good)
+    raw = _damage(kind, good)
+    if raw.startswith(b"{") and kind not in ("truncated", "binary"):
+        # Sealed anew (the checksum holds), so the damage is met by the decoder itself.
+        body = {k: v for k, v in json.loads(raw).items() if k not in _HEADER}
+        return seal_state(json.dumps(body, separators=(",", ":")).encode())
+    return raw if kind != "truncated" else text[: len(text) // 2].encode()
+
+
+#: The fields seal_state writes.
+_HEADER = ("format", "generation", "check", "length")
+
+
+def _damage(kind: str, good: dict[str, Any]) -> bytes:
+    text = json.dumps(good)
     if kind == "empty":
         return b""
     if kind == "truncated":
@@ -210,10 +224,9 @@ def damage(kind: str, good: dict[str, Any]) -> bytes:
     if kind == "no kernel":
         return json.dumps({k: v for k, v in good.items() if k != "kernel"}).encode()
     if kind == "empty kernel":
-        return json.dumps({**good, "kernel": {}}).encode()
+        return json.dumps({**good, "kernel": []}).encode()
     if kind == "kernel missing a field":
-        kernel = {k: v for k, v in good["kernel"].items() if k != "memory"}
-        return json.dumps({**good, "kernel": kernel}).encode()
+        return json.dumps({**good, "kernel": good["kernel"][:-1]}).encode()
     if kind == "origin not a mapping":
         return json.dumps({**good, "origin": ["preset", "x"]}).encode()
     if kind == "top level list":
@@ -221,11 +234,17 @@ def damage(kind: str, good: dict[str, Any]) -> bytes:
     if kind == "top level null":
         return b"null"
     if kind == "ports not a mapping":
-        return json.dumps({**good, "kernel": {**good["kernel"], "ports": []}}).encode()
+        at = good["schema"]["Kernel"].index("ports")
+        kernel = [[] if i == at else v for i, v in enumerate(good["kernel"])]
+        return json.dumps({**good, "kernel": kernel}).encode()
     if kind == "renamed memdev field":
+        fields = good["schema"]["Memdev"]
+        renamed = ["serail" if f == "serial" else f for f in fields]
+        return json.dumps({**good, "schema": {**good["schema"], "Memdev": renamed}}).encode()
+    if kind == "memdev row a field short":
+        at = good["schema"]["Kernel"].index("memdevs")
         kernel = json.loads(json.dumps(good["kernel"]))
-        mem = kernel["memdevs"]["0"]
-        mem["serail"] = mem.pop("serial")
+        kernel[at]["0"] = kernel[at]["0"][:-1]
         return json.dumps({**good, "kernel": kernel}).encode()
     raise AssertionError(kind)
 
@@ -244,6 +263,7 @@ def damage(kind: str, good: dict[str, Any]) -> bytes:
         "top level null",
         "ports not a mapping",
         "renamed memdev field",
+        "memdev row a field short",
     ],
 )
 def test_damaged_state_is_a_one_line_state_error(tmp_path: Path, kind: str) -> None:

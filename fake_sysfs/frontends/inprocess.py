@@ -184,11 +184,36 @@ class InProcess:
     def _ask_again(self, stale: dict[str, set[Any]]) -> None:
         """Compute again, from the state committed now, the answers a store of this process
         made stale, so that the memo it saves holds them for the next process."""
+        bases, names = self.cache.take_revisable()
         for group, keys in stale.items():
             known = self.cache.group(group) or {}
             for key in keys:
-                if key not in known:
+                if key in known:
+                    continue
+                base = bases.get((group, key))
+                if base is not None:
+                    self.cache.put(group, key, self._revised_listing(group, key, base, names))
+                else:
                     self._ask(group, key)
+
+    def _revised_listing(
+        self, group: str, key: str, base: tuple[str, ...], names: set[str]
+    ) -> tuple[str, ...]:
+        """The listing ``key`` of ``group`` (a directory of entries named after devices)
+        now, from ``base``, what it was before the stores that changed the devices named
+        ``names``: the entries of other names are as they were, and each of ``names`` is
+        in it if the directory has it now, at its place in kernfs order. A bus with 10,000
+        devices is not listed and ordered again because one came."""
+        from bisect import insort
+
+        from fake_sysfs.kernfs.order import kernfs_key
+
+        prefix = key[1:]
+        listing = [name for name in base if name not in names]
+        for name in names:
+            if name.startswith(prefix) and self.view.has_entry(group, name):
+                insort(listing, name, key=kernfs_key)
+        return tuple(listing)
 
     def _ask_about_new_devices(self, came: set[str]) -> None:
         """Ask of each device the stores registered what was asked of another device of

@@ -135,6 +135,10 @@ class ReadCache:
         self._unnamed: dict[str, set[Any]] = {}
         #: Groups a store made stale, with the keys they held: asked again before saving.
         self._stale: dict[str, set[Any]] = {}
+        #: Listings of directories that index devices by name a store made stale, as they
+        #: were, and the names of the devices the stores changed (take_revisable).
+        self._bases: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._changed_names: set[str] = set()
         #: Keys of the devices the stores carried over registered.
         self.came: set[str] = set()
         #: Whether answers were carried over a store (the memo then needs saving).
@@ -159,6 +163,8 @@ class ReadCache:
         self._where = None
         self._unnamed.clear()
         self._stale.clear()
+        self._bases.clear()
+        self._changed_names.clear()
         self.came.clear()
         self.carried = False
         if snap.generation is None:
@@ -316,13 +322,26 @@ class ReadCache:
             if gone:
                 answers = self._writable(group)
                 self._stale.setdefault(group, set()).update(gone)
+                revisable = group.startswith("/sys/")
                 for key in gone:
-                    del answers[key]
+                    old = answers.pop(key)
+                    if revisable and key[:1] in LISTING_KINDS and old.__class__ is tuple:
+                        self._bases[(group, key)] = old
+        self._changed_names.update(names)
 
     def take_stale(self) -> dict[str, set[Any]]:
         """The groups a store made stale and the keys each held (then forgotten here)."""
         stale, self._stale = self._stale, {}
         return stale
+
+    def take_revisable(self) -> tuple[dict[tuple[str, str], tuple[str, ...]], set[str]]:
+        """The listings of /sys directories that index devices by name which stores made
+        stale, as they were last recorded (by group and key), and the names of every
+        device the stores changed, added or removed. Only entries named so can have come
+        or gone since: a listing is its old self with those names checked again."""
+        bases, names = self._bases, self._changed_names
+        self._bases, self._changed_names = {}, set()
+        return bases, names
 
     def owned(self) -> dict[str, set[str]]:
         """Groups by the keys of the devices they depend on (read-only for callers)."""
@@ -448,6 +467,8 @@ class _Places:
 #: The kinds of answer that, in a directory indexing devices by name, concern one device:
 #: a realpath, an exists, an lstat, a /dev node (keyed kind + the device's name).
 NAMING_KINDS = "peLD"
+#: The answer kinds that list a directory: all of it, or the names with a prefix.
+LISTING_KINDS = "ls"
 
 
 def _names_device(key: Any) -> bool:

@@ -66,12 +66,25 @@ class Attr(Node):
 
 
 class Link(Node):
-    """A symlink; ``target`` is the path of its target relative to /sys (``devices/...``)."""
+    """A symlink; ``target`` is the path of its target relative to /sys (``devices/...``).
 
-    __slots__ = ("target",)
+    ``make``, given instead of the target, computes it when first asked: a directory that
+    links to thousands of devices (a bus's ``devices``, ``/sys/dev/char``) is listed far
+    more often than every one of its links is followed."""
 
-    def __init__(self, target: str) -> None:
-        self.target = target
+    __slots__ = ("_make", "_target")
+
+    def __init__(self, target: str | None = None, make: Callable[[], str] | None = None) -> None:
+        self._target = target
+        self._make = make
+
+    @property
+    def target(self) -> str:
+        target = self._target
+        if target is None:
+            assert self._make is not None
+            target = self._target = self._make()
+        return target
 
 
 class _Missing(Node):

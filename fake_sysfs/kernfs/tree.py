@@ -262,7 +262,9 @@ class Tree:
     def _bus_dir(self, name: str) -> dict[str, Node]:
         entries = bus_attrs(self.k, bus_type(name))
         entries["devices"] = Dir(
-            lambda: {dev.name: Link(self.path(dev)) for dev in self.bus_devices(name)},
+            lambda: {
+                dev.name: Link(make=partial(self.path, dev)) for dev in self.bus_devices(name)
+            },
             lookup=partial(self._bus_device_link, name),
         )
         entries["drivers"] = Dir(
@@ -284,7 +286,7 @@ class Tree:
         entries = driver_attrs(self.k, drv)
         for dev in self.bus_devices(drv.bus):
             if dev.driver == drv.name:
-                entries[dev.name] = Link(self.path(dev))
+                entries[dev.name] = Link(make=partial(self.path, dev))
         return entries
 
     def _driver_entry(self, drv: Driver, name: str) -> Node:
@@ -300,7 +302,7 @@ class Tree:
 
     def _class_dir(self, name: str) -> dict[str, Node]:
         return {
-            dev.name: Link(self.path(dev))
+            dev.name: Link(make=partial(self.path, dev))
             for dev in self.k.devices.values()
             if dev.devclass == name
         }
@@ -312,7 +314,11 @@ class Tree:
         return {name: Link(path) for name, _, _, path in self.block_nodes()}
 
     def _dev_char(self) -> dict[str, Node]:
-        return {f"{major}:{minor}": Link(path) for _, major, minor, path in self.dev_nodes()}
+        return {
+            f"{dev.devt[0]}:{dev.devt[1]}": Link(make=partial(self.path, dev))
+            for dev in self.k.devices.values()
+            if dev.devt is not None and dev.devclass != "block"
+        }
 
 
 def _index_update(k: Kernel, memo: dict[str, Any], dev: Device, added: bool, plain: bool) -> None:

@@ -137,6 +137,15 @@ class View:
         assert isinstance(node, Attr)
         return Stat(stat.S_IFREG | node.mode, PAGE_SIZE)
 
+    def has_entry(self, directory: str, name: str) -> bool:
+        """Whether the directory ``directory`` lists ``name`` (a link to something gone
+        included, as readdir shows it)."""
+        try:
+            _, node = self._resolve(directory)
+        except KernfsError:
+            return False
+        return isinstance(node, Dir) and node.child(name) is not None
+
     def listdir(self, path: str) -> list[str]:
         _, node = self._resolve(path)
         if not isinstance(node, Dir):
