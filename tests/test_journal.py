@@ -559,3 +559,86 @@ def test_a_smaller_platform_folds_its_journal_sooner(tmp_path: Path, preset: str
         assert stores < limit
     assert stores in (limit, limit + 1)
     assert _dump(s.load(keep=True)[0]) == _dump(StateStore(s.dir).load()[0])
+
+
+def test_in_process_stores_are_made_durable_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Through the FUSE mount each store is answered to another program: durable at once.
+    # A command run in-process reports only when it ends: its records are synced together.
+    s = _store(tmp_path)
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+
+    def create_and_delete() -> None:
+        name = View(s.load(keep=True)[0]).read(f"{CXL}/decoder0.0/create_ram_region")
+        s.write_attr(f"{CXL}/decoder0.0/create_ram_region", name)
+        s.write_attr(f"{CXL}/decoder0.0/delete_region", name)
+
+    create_and_delete()
+    assert len(synced) == 2
+    s.sync_each = False
+    for _ in range(3):
+        create_and_delete()
+    assert len(synced) == 2
+    s.sync()
+    assert len(synced) == 3
+    s.sync()  # nothing left to sync
+    assert len(synced) == 3
+    # What another process reads is the same state, synced or not.
+    assert _dump(StateStore(s.dir).load()[0]) == _dump(s.load(keep=True)[0])
+
+
+def test_the_in_process_frontend_syncs_once_per_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fake_sysfs.frontends.inprocess import InProcess
+
+    s = _store(tmp_path)
+    monkeypatch.setenv("FAKE_SYSFS_STATE", str(s.dir))
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    frontend = InProcess()
+    name = frontend.read(f"{CXL}/decoder0.0/create_ram_region")
+    frontend.write(f"{CXL}/decoder0.0/create_ram_region", name)
+    frontend.write(f"{CXL}/decoder0.0/delete_region", name)
+    assert synced == []
+    frontend.close()
+    assert len(synced) == 1
+
+
+def test_a_command_makes_its_stores_durable_before_it_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pycxl.cxl.main import run
+    from tests.helpers import _stream
+
+    s = _store(tmp_path)
+    monkeypatch.setenv("FAKE_SYSFS_STATE", str(s.dir))
+    monkeypatch.delenv("PYCXL_SYSFS_ROOT", raising=False)
+    out = _stream()
+    printed_when_synced: list[bytes] = []
+    real_sync = StateStore.sync
+
+    def sync(store: StateStore) -> None:
+        printed_when_synced.append(out.buffer.getvalue())  # type: ignore[attr-defined]
+        real_sync(store)
+
+    monkeypatch.setattr(StateStore, "sync", sync)
+    monkeypatch.setattr(sys, "stdout", out)
+    rc = run(["create-region", "-d", "decoder0.1", "-t", "ram"])
+    out.flush()
+    assert rc == 0
+    assert printed_when_synced[0] == b""
+    assert b'"region":"region' in out.buffer.getvalue()  # type: ignore[attr-defined]
+
+    def fail(store: StateStore) -> None:
+        raise StateError(f"cannot write state to {store.dir}: Input/output error")
+
+    monkeypatch.setattr(StateStore, "sync", fail)
+    from pycxl.sysfs.base import SysfsUnavailable
+
+    with pytest.raises(SysfsUnavailable, match="cannot write state"):
+        run(["destroy-region", "-f", "all"])

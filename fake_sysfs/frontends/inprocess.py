@@ -83,7 +83,14 @@ class InProcess:
             from fake_sysfs.store import StateStore
 
             self._store = StateStore()
+            # One command, one fdatasync: sync() before the command reports.
+            self._store.sync_each = False
         return self._store
+
+    def sync(self) -> None:
+        """Make the stores of this process durable (before the command says they worked)."""
+        if self._store is not None:
+            self._store.sync()
 
     def _snapshot(self) -> Snapshot:
         """The committed state this process answers for, opened on first use. Cheap when a
@@ -136,7 +143,9 @@ class InProcess:
         return self._view
 
     def close(self) -> None:
-        """Save what this process learned for the next ones."""
+        """Make this process's stores durable (if ``sync`` was not called), and save what it
+        learned for the next ones."""
+        self.sync()
         if self._snap is not None:
             stale = self.cache.take_stale()
             if self.cache.carried and self.cache.current():

@@ -234,6 +234,10 @@ class Sysfs(ABC):
         # command freezes (emulated._Frontend.view) goes back to the cyclic collector.
         gc.unfreeze()
 
+    def sync(self) -> None:  # noqa: B027 - optional: most backends commit as they go
+        """Make every change this command made durable: called before it reports them.
+        (The emulated kernel commits a command's stores with one fdatasync, here.)"""
+
     def close(self) -> None:  # noqa: B027 - optional: most backends have nothing to keep
         """The command is done with this sysfs (a backend may keep what it learned)."""
 

@@ -314,5 +314,11 @@ class EmulatedSysfs(Sysfs):
                 return 1
         return 0
 
+    def sync(self) -> None:
+        try:
+            self.frontend.sync()
+        except FakeSysfsError as e:
+            raise SysfsUnavailable(str(e)) from None
+
     def close(self) -> None:
         self.frontend.close()

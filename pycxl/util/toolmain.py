@@ -130,6 +130,7 @@ class Tool:
                 sysfs = open_sysfs()
                 rc = handler(rest, sysfs) & 0xFF
                 builtin = True
+                sysfs.sync()  # what the command changed is durable before it says so
         finally:
             sys.stdout = real
             flushed = _flush_output(out, real, report=builtin and rc == 0)
