@@ -642,3 +642,89 @@ def test_a_command_makes_its_stores_durable_before_it_reports(
 
     with pytest.raises(SysfsUnavailable, match="cannot write state"):
         run(["destroy-region", "-f", "all"])
+
+
+def test_the_kept_kernel_indexes_follow_memory_blocks_coming_and_going(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, for devices registered below a plain directory: the memory blocks a ram
+    region brings online (devices/system/memory) and takes away."""
+    from fake_sysfs.frontends.inprocess import InProcess
+    from tests.helpers import run_cxl
+
+    # The stores of a ram create-region and its destroy, as pycxl makes them.
+    scratch = _store(tmp_path / "scratch")
+    writes: list[tuple[str, bytes, int]] = []
+    real_write = InProcess.write
+
+    def write(self: InProcess, path: str, data: bytes) -> int:
+        try:
+            count = real_write(self, path, data)
+        except OSError as e:
+            writes.append((path, data, e.errno or errno.EIO))
+            raise
+        writes.append((path, data, 0))
+        return count
+
+    monkeypatch.setattr(InProcess, "write", write)
+    env: dict[str, str | None] = {"FAKE_SYSFS_STATE": str(scratch.dir), "PYCXL_SYSFS_ROOT": None}
+    assert run_cxl(["create-region", "-t", "ram", "-d", "decoder0.1"], env=env).rc == 0
+    created = len(writes)
+    assert run_cxl(["destroy-region", "-f", "all"], env=env).rc == 0
+    monkeypatch.setattr(InProcess, "write", real_write)
+
+    s = _store(tmp_path)
+    blocks = len(s.load()[0].memory.blocks)
+    held = s.load(keep=True)[0]
+    _tree(View(held))  # build every index before the changes
+    for path, data, err in writes[:created]:
+        _apply(s, path, data, err)
+    held = s.load(keep=True)[0]
+    assert len(held.memory.blocks) > blocks  # the region's memory came online
+    assert _tree(View(held)) == _tree(View(StateStore(s.dir).load()[0]))
+    for path, data, err in writes[created:]:
+        _apply(s, path, data, err)
+    held = s.load(keep=True)[0]
+    assert len(held.memory.blocks) == blocks
+    assert _tree(View(held)) == _tree(View(StateStore(s.dir).load()[0]))
+
+
+def test_plain_directories_come_and_go_with_their_devices() -> None:
+    """A plain directory (no device's) exists while a device is registered below it: the
+    kept indexes add it with its first device and drop it with its last, as a fresh
+    decode of the same state shows."""
+    import dataclasses
+
+    from fake_sysfs import codec
+    from fake_sysfs.kernel import core
+
+    def fresh(k: Kernel) -> View:
+        return View(codec.load_rows(Kernel, json.loads(json.dumps(codec.dump_rows(k)))))
+
+    def listings(view: View, path: str = "/sys/devices") -> dict[str, list[str]]:
+        """Every directory's listing below ``path`` (links are not followed: without its
+        ACPI companion a host bridge's firmware_node dangles)."""
+        import stat
+
+        out = {path: view.listdir(path)}
+        for name in out[path]:
+            if stat.S_ISDIR(view.lstat(f"{path}/{name}").mode):
+                out.update(listings(view, f"{path}/{name}"))
+        return out
+
+    k = boot(load_preset("qemu-mixed"))
+    _tree(View(k))  # build every index before the changes
+    plain = "/sys/devices/LNXSYSTM:00/LNXSYBUS:00"
+    bridges = [dev for dev in k.devices.values() if dev.type == "acpi-host-bridge"]
+    assert len(bridges) == 2 and all(f"/sys/{dev.parent}" == plain for dev in bridges)
+    copies = [dataclasses.replace(dev, driver="") for dev in bridges]
+    for dev in bridges:
+        core.device_unregister(k, dev)
+    tree = listings(View(k))
+    assert "LNXSYSTM:00" not in tree["/sys/devices"]
+    assert tree == listings(fresh(k))
+    for dev in copies:
+        core.device_add(k, dev, probe=False)
+    tree = listings(View(k))
+    assert {"ACPI0016:00", "ACPI0016:01"} <= set(tree[plain])
+    assert tree == listings(fresh(k))

@@ -7,9 +7,12 @@ only the part of the tree it walks. Attribute values are computed at read time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fake_sysfs.errors import errno, kerr
+
+if TYPE_CHECKING:
+    from fake_sysfs.kernel.core import Device
 
 Show = Callable[[], bytes]
 Store = Callable[[bytes], None]
@@ -72,11 +75,19 @@ class Link(Node):
     links to thousands of devices (a bus's ``devices``, ``/sys/dev/char``) is listed far
     more often than every one of its links is followed."""
 
-    __slots__ = ("_make", "_target")
+    __slots__ = ("_make", "_target", "device")
 
-    def __init__(self, target: str | None = None, make: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        target: str | None = None,
+        make: Callable[[], str] | None = None,
+        device: Device | None = None,
+    ) -> None:
         self._target = target
         self._make = make
+        #: The registered device (core.Device) whose own directory the link leads to, if
+        #: it is one: the view goes there at once rather than along the target's path.
+        self.device = device
 
     @property
     def target(self) -> str:

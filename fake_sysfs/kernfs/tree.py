@@ -99,15 +99,7 @@ class Tree:
             found: dict[str, list[str]] = {"devices": ["system"]}
             found["devices/system"] = ["cpu", "memory", "node"]
             for dev in self.k.devices.values():
-                below = dev.parent
-                while below not in self.k.devices and "/" in below:
-                    head, _, name = below.rpartition("/")
-                    names = found.setdefault(head, [])
-                    if name in names:
-                        break
-                    names.append(name)
-                    found.setdefault(below, [])
-                    below = head
+                _add_containers(self.k, found, dev.parent)
             self._containers = self._memo["containers"] = found
         return self._containers.get(path, [])
 
@@ -177,6 +169,10 @@ class Tree:
             return self.container_node(f"{path}/{name}")
         dev = self.children(path).get(name)
         return None if dev is None else self.device_node(dev)
+
+    def device_link(self, dev: Device) -> Link:
+        """A link to ``dev``'s directory (its target computed when first read)."""
+        return Link(make=partial(self.path, dev), device=dev)
 
     def device_node(self, dev: Device) -> Dir:
         return Dir(
@@ -262,9 +258,7 @@ class Tree:
     def _bus_dir(self, name: str) -> dict[str, Node]:
         entries = bus_attrs(self.k, bus_type(name))
         entries["devices"] = Dir(
-            lambda: {
-                dev.name: Link(make=partial(self.path, dev)) for dev in self.bus_devices(name)
-            },
+            lambda: {dev.name: self.device_link(dev) for dev in self.bus_devices(name)},
             lookup=partial(self._bus_device_link, name),
         )
         entries["drivers"] = Dir(
@@ -280,13 +274,13 @@ class Tree:
 
     def _bus_device_link(self, bus: str, name: str) -> Node:
         dev = self.k.devices.get(f"bus/{bus}/{name}")
-        return MISSING if dev is None else Link(self.path(dev))
+        return MISSING if dev is None else self.device_link(dev)
 
     def _driver_dir(self, drv: Driver) -> dict[str, Node]:
         entries = driver_attrs(self.k, drv)
         for dev in self.bus_devices(drv.bus):
             if dev.driver == drv.name:
-                entries[dev.name] = Link(make=partial(self.path, dev))
+                entries[dev.name] = self.device_link(dev)
         return entries
 
     def _driver_entry(self, drv: Driver, name: str) -> Node:
@@ -294,7 +288,7 @@ class Tree:
         store to ``bind`` on a large platform would otherwise draw thousands of links)."""
         dev = self.k.devices.get(f"bus/{drv.bus}/{name}")
         if dev is not None and dev.driver == drv.name:
-            return Link(self.path(dev))
+            return self.device_link(dev)
         return driver_attrs(self.k, drv).get(name, MISSING)
 
     def _class_root(self) -> dict[str, Node]:
@@ -302,7 +296,7 @@ class Tree:
 
     def _class_dir(self, name: str) -> dict[str, Node]:
         return {
-            dev.name: Link(make=partial(self.path, dev))
+            dev.name: self.device_link(dev)
             for dev in self.k.devices.values()
             if dev.devclass == name
         }
@@ -315,7 +309,7 @@ class Tree:
 
     def _dev_char(self) -> dict[str, Node]:
         return {
-            f"{dev.devt[0]}:{dev.devt[1]}": Link(make=partial(self.path, dev))
+            f"{dev.devt[0]}:{dev.devt[1]}": self.device_link(dev)
             for dev in self.k.devices.values()
             if dev.devt is not None and dev.devclass != "block"
         }
@@ -340,8 +334,28 @@ def _index_update(k: Kernel, memo: dict[str, Any], dev: Device, added: bool, pla
             children.pop(dev.key, None)
         if by_bus is not None and dev.bus:
             by_bus.get(dev.bus, {}).pop(dev.key, None)
-    if plain or glued:
-        memo.pop("containers", None)
+    # The plain directories: one that gets a device is added with the ones above it (a
+    # ram region's memory blocks, 32 of them, come one by one below devices/system/memory);
+    # one that loses its last device may go, so they are found again when next needed.
+    containers = memo.get("containers")
+    if plain and containers is not None:
+        if added:
+            _add_containers(k, containers, dev.parent)
+        elif children is None or not children.get(dev.parent):
+            memo.pop("containers", None)
+
+
+def _add_containers(k: Kernel, found: dict[str, list[str]], below: str) -> None:
+    """Record the plain directory ``below`` (where a device is registered, unless it is a
+    device) and those above it, each in the list of the one that holds it."""
+    while below not in k.devices and "/" in below:
+        head, _, name = below.rpartition("/")
+        names = found.setdefault(head, [])
+        if name in names:
+            break
+        names.append(name)
+        found.setdefault(below, [])
+        below = head
 
 
 def _glued(dev: Device, parent: Device | None) -> bool:

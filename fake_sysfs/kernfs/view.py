@@ -11,6 +11,7 @@ import stat
 from dataclasses import dataclass
 
 from fake_sysfs.errors import KernfsError, errno, kerr, refused
+from fake_sysfs.kernel.core import Device
 from fake_sysfs.kernel.state import Kernel
 from fake_sysfs.kernfs.nodes import Attr, Dir, Link, Node
 from fake_sysfs.kernfs.order import kernfs_sorted
@@ -86,12 +87,26 @@ class View:
         if child is None:
             raise kerr(errno.ENOENT, path)
         if isinstance(child, Link) and follow_last:
+            dev = child.device
+            if dev is not None:
+                # A link to a registered device's directory (a bus's devices/, a class):
+                # the directory itself, without resolving each directory above it again.
+                return self._device_dir(dev)
             try:
                 return self._resolve_uncached(f"/sys/{child.target}", True, depth + 1)
             except KernfsError as e:
                 raise kerr(e.errno or errno.ENOENT, path) from None
         canon = f"{parent_canon}/{name}" if parent_canon else name
         return canon, child
+
+    def _device_dir(self, dev: Device) -> tuple[str, Node]:
+        """(canonical path, node) of a registered device's directory."""
+        canon = self.tree.path(dev)
+        key = f"/sys/{canon}"
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = (canon, self.tree.device_node(dev))
+        return found
 
     def links_on(self, path: str) -> tuple[str, list[str]]:
         """(canonical path of ``path`` relative to /sys, the canonical directories of the
