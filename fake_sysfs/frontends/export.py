@@ -510,7 +510,7 @@ def _export_dev(view: View, out: Path, char_devices: bool | None) -> int:
     if char_devices is None:
         char_devices = os.geteuid() == 0
     count = 0
-    for name, major, minor, _ in view.dev_nodes():
+    for name, major, minor in view.dev_numbers():
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if char_devices:

@@ -134,7 +134,7 @@ class Live:
         generation = self.held_generation()
         if generation is None or generation != self._dev_generation:
             tree: dict[str, list[str]] = {"/dev": []}
-            for name, _major, _minor, _syspath in view.dev_nodes():
+            for name, _major, _minor in view.dev_numbers():
                 parent = "/dev"
                 for part in name.split("/"):
                     entries = tree.setdefault(parent, [])

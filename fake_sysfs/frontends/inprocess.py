@@ -495,7 +495,7 @@ class InProcess:
         if self._devs is None:
             self._devs = {
                 f"/dev/{node}": (_DEV_MODE, major, minor)
-                for node, major, minor, _ in self.view.dev_nodes()
+                for node, major, minor in self.view.dev_numbers()
             }
         return self._devs.get(path, errno.ENOENT)
 

@@ -114,12 +114,19 @@ class Tree:
 
     def dev_nodes(self) -> list[tuple[str, int, int, str]]:
         """Character devices: (path below /dev, major, minor, sysfs device path)."""
-        nodes = []
+        return [(node, major, minor, self.path(dev)) for node, major, minor, dev in self._chars()]
+
+    def dev_numbers(self) -> list[tuple[str, int, int]]:
+        """Character devices: (path below /dev, major, minor); no sysfs path computed."""
+        return [(node, major, minor) for node, major, minor, _ in self._chars()]
+
+    def _chars(self) -> list[tuple[str, int, int, Device]]:
+        chars = []
         for dev in self.k.devices.values():
             if dev.devt is not None and dev.devclass != "block":
                 major, minor = dev.devt
-                nodes.append((self._devnode(dev), major, minor, self.path(dev)))
-        return nodes
+                chars.append((self._devnode(dev), major, minor, dev))
+        return chars
 
     def block_nodes(self) -> list[tuple[str, int, int, str]]:
         """Block devices (pmem disks): (name below /dev, major, minor, sysfs path)."""

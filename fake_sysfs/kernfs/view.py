@@ -254,3 +254,6 @@ class View:
 
     def dev_nodes(self) -> list[tuple[str, int, int, str]]:
         return self.tree.dev_nodes()
+
+    def dev_numbers(self) -> list[tuple[str, int, int]]:
+        return self.tree.dev_numbers()

@@ -84,7 +84,7 @@ def open_block(frontend: InProcess, path: str, flags: int) -> BlockIO:
     name = path[len("/dev/") :] if path.startswith("/dev/") else path
     disks = [node for node, _major, _minor, _syspath in view.tree.block_nodes()]
     if name not in disks:
-        chars = [node for node, _major, _minor, _syspath in view.dev_nodes()]
+        chars = [node for node, _major, _minor in view.dev_numbers()]
         if path in ("/dev", "/dev/") or any(n.startswith(f"{name}/") for n in chars + disks):
             raise _fail(errno.EISDIR, path)
         raise _fail(errno.ENXIO if name in chars else errno.ENOENT, path)
