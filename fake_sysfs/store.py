@@ -586,15 +586,16 @@ def _schema() -> dict[str, list[str]]:
 #: Fold the journal into a new snapshot once it holds this many records or bytes.
 COMPACT_RECORDS = 256
 COMPACT_BYTES = 1 << 20
-#: ... or sooner: every process that decodes the state replays every record (r = 0.25 to
-#: 0.5 ms each at 1,024 memdevs, mostly resolving its path), while writing a snapshot costs
-#: C = about 40 ms per MiB of it (0.1 s for scale-1024's 2.4 MiB of rows, 1 ms for
+#: ... or sooner: every process that decodes the state replays every record (r = 0.2 to
+#: 0.3 ms each at 1,024 memdevs, mostly resolving its path), while writing a snapshot costs
+#: C = about 25 ms per MiB of it (60 ms for scale-1024's 2.4 MiB of rows, 1 ms for
 #: qemu-mixed's). A command of R stores then pays on average half a journal's replay plus
-#: R/L of a snapshot, r*L/2 + C*R/L, least at L = sqrt(2*C*R/r): 150 to 190 records at
-#: 1,024 memdevs for R = 35 to 53 (a 16-way destroy-region, create-region). One record per
-#: 16 KiB of snapshot gives 150 there, and COMPACT_MIN_RECORDS on small platforms, whose
-#: snapshots cost next to nothing.
-SNAPSHOT_BYTES_PER_RECORD = 16 << 10
+#: R/L of a snapshot, r*L/2 + C*R/L: at 1,024 memdevs, for R = 35 to 53 (a 16-way
+#: destroy-region, create-region), that is flat from L = 150 to 256 (36 to 39 ms). The
+#: rarer fold is chosen there, as the command that folds pays its 60 ms at once: one record
+#: per 8 KiB of snapshot, capped at COMPACT_RECORDS. Small platforms, whose snapshots cost
+#: next to nothing, fold every COMPACT_MIN_RECORDS.
+SNAPSHOT_BYTES_PER_RECORD = 8 << 10
 COMPACT_MIN_RECORDS = 16
 
 
