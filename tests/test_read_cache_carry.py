@@ -394,6 +394,30 @@ def test_a_change_of_the_platform_model_is_unknown(kernel: Kernel) -> None:
     assert found.unknown
 
 
+def test_what_families_declare_places_their_objects(kernel: Kernel) -> None:
+    from fake_sysfs.kernel.regions import RegionRef
+
+    # The kernel log shows in no device's directory (log.py declares it).
+    with changes.watch(kernel) as found:
+        kernel.log.err(kernel.devices["bus/cxl/mem3"], "a message")
+    assert not found.devices and not found.unknown
+    # A memory block shows in its own directory and in every node's (memory.py).
+    block = next(iter(kernel.memory.blocks.values()))
+    with changes.watch(kernel) as found:
+        block.removable = not block.removable
+    nodes = {key for key, dev in kernel.devices.items() if dev.type == "node"}
+    assert found.devices == {block.devkey} | nodes and not found.unknown
+    # An object held by a device shows in its subtree, unless its family says it shows in
+    # the holder's directory at most (regions.py: a region's port references).
+    region = next(r for r in kernel.regions.values() if r.refs)
+    assert any(dev.parent == region.devkey for dev in kernel.devices.values())
+    with changes.watch(kernel) as found:
+        ref = next(iter(region.refs.values()))  # reached through the region, as a store does
+        assert isinstance(ref, RegionRef)
+        ref.nr_targets_set += 1
+    assert found.devices == {region.devkey} and not found.unknown
+
+
 def test_the_hooks_are_gone_after_the_store(kernel: Kernel) -> None:
     decoder = kernel.ports[0].decoders[0]
     with changes.watch(kernel):

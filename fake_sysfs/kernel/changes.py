@@ -19,8 +19,10 @@ them, the registry among them.
 What cannot be placed (a change to the platform model, or an object reached only from
 the kernel itself) makes the answer "unknown", and the memo is then dropped whole, as
 before: never a stale answer for a guess. A few answers of one device are decided by
-another's state; those dependencies are named here (an nd region's devices, a DIMM and
-the regions that map it, NUMA nodes and memory blocks). Directories that are not a
+another's state, and some objects show elsewhere than in their holder's directory: each
+family declares those beside its show functions (``shown_by``, ``shown_nowhere``,
+``shown_by_holder_only``, ``also_shows``: an nd region's devices, a DIMM and the regions
+that map it, NUMA nodes and memory blocks, a DAX region). Directories that are not a
 device's (``/sys/bus``, ``/sys/class``, tracefs, ``/dev``) keep only what they said of
 the devices a store did not name (readcache.py). The test suite checks every carried
 answer against the kernel (``FAKE_SYSFS_PARANOID``, frontends/inprocess.py), and
@@ -56,6 +58,60 @@ class Changes:
         #: The devices it registered (in ``devices`` too).
         self.came: set[str] = set()
         self.unknown = False
+
+
+# -- what the families declare (each beside the show functions that depend on it) --------
+
+#: A function giving the keys of the devices whose directories show a changed object.
+Where = Callable[[Any, Any], list[str]]
+#: A function adding to ``keys`` (the devices a store changed so far) those whose answers
+#: follow from them or from ``objects`` (the state objects that changed, came or went);
+#: ``device`` looks a key up among the devices registered now or during the store.
+AlsoShows = Callable[[Any, set[str], list[Any], Callable[[str], Any]], None]
+
+_SHOWN_BY: dict[type, Where] = {}
+_HOLDER_ONLY: set[type] = set()
+_ALSO: list[AlsoShows] = []
+
+
+def shown_by(cls: type, where: Where) -> None:
+    """Objects of ``cls`` (no device's own family) show in the directories ``where`` names,
+    not (only) in that of the device that holds them."""
+    _SHOWN_BY[cls] = where
+
+
+def _nowhere(k: Any, obj: Any) -> list[str]:
+    return []
+
+
+def shown_nowhere(*classes: type) -> None:
+    """Objects of ``classes`` show in no device's directory (the kernel log; tracefs, whose
+    directories no device holds and which the memo forgets at every store)."""
+    for cls in classes:
+        _SHOWN_BY[cls] = _nowhere
+
+
+def shown_by_holder_only(*classes: type) -> None:
+    """Objects of ``classes`` show in their holder's own directory at most, never in its
+    subtree (where any other held object is assumed to show)."""
+    _HOLDER_ONLY.update(classes)
+
+
+def also_shows(rule: AlsoShows) -> AlsoShows:
+    """Declare a dependency between devices (a decorator): see AlsoShows. Rules run until
+    none adds a key, so their order does not matter."""
+    _ALSO.append(rule)
+    return rule
+
+
+def add_subtree(kernel: Any, keys: set[str], top: str) -> None:
+    """Add ``top`` and every device registered below it."""
+    below = kernel.runtime.children(kernel)
+    todo = [top]
+    while todo:
+        key = todo.pop()
+        keys.add(key)
+        todo.extend(below.get(key, ()))
 
 
 class _Tracker:
@@ -235,6 +291,10 @@ def watch(kernel: Any) -> Iterator[Changes]:
         yield changes
         return
     if _CLASSES is None:
+        # Every family declares where its objects show (shown_by, also_shows) as it is
+        # imported; the driver table imports them all.
+        import fake_sysfs.kernel.drivers  # noqa: F401
+
         _ANNOUNCED.add((type(kernel), "devices"))
         _CLASSES = state_classes(type(kernel))
     tracker = _Tracker()
@@ -349,52 +409,20 @@ def _conclude(kernel: Any, t: _Tracker, changes: Changes) -> None:
             # What a device holds may show in its children too (an nd region's namespaces,
             # a memdev's firmware upload device): all of its subtree counts.
             for key in found:
-                _add_subtree(kernel, keys, key)
-    # An nd region's devices show one another (a namespace's mode is what its claim
-    # device makes of it, a claim names its namespace): one that changed makes all of
-    # its region's subtree count. And a DIMM's ``state`` is whether an enabled region
-    # maps it: a region that changed, came or went makes its DIMMs count.
-    regions = {id(obj): obj for obj in came_or_went + changed if type(obj).__name__ == "NdRegion"}
-    for key in [key for key in keys if key.startswith("bus/nd/")]:
-        dev = device(key)
-        region = None if dev is None else device(dev.parent)
-        if region is not None and region.type == "nd_region":
-            _add_subtree(kernel, keys, region.key)
-        if dev is not None and dev.type == "nd_region":
-            nd = kernel.nd_regions.get(int(dev.name[len("region") :]))
-            if nd is not None:
-                regions[id(nd)] = nd
-    for nd in regions.values():
-        keys.update(f"bus/nd/nmem{m.nmem}" for m in nd.mappings if device(f"bus/nd/nmem{m.nmem}"))
-    # A DIMM shows what its memdev's label storage holds (available_slots), and so do
-    # the nd regions that map it (their namespaces, their free capacity).
-    memdevs = {obj.id for obj in came_or_went + changed if type(obj).__name__ == "Memdev"}
-    if memdevs:
-        dimms = set()
-        for bridge in kernel.bridges:
-            for nmem in bridge.nmems:
-                if nmem.memdev in memdevs:
-                    keys.add(nmem.devkey)
-                    dimms.add(nmem.id)
-        for nd in kernel.nd_regions.values():
-            if any(m.nmem in dimms for m in nd.mappings):
-                _add_subtree(kernel, keys, nd.devkey)
+                add_subtree(kernel, keys, key)
+    objects = came_or_went + changed
+    while True:
+        count = len(keys)
+        for rule in _ALSO:
+            rule(kernel, keys, objects, device)
+        if len(keys) == count:
+            break
     for key in keys:
         dev = device(key)
         while dev is not None:
             dev = device(dev.parent)
             if dev is not None:
                 changes.above.add(dev.key)
-
-
-def _add_subtree(kernel: Any, keys: set[str], top: str) -> None:
-    """Add ``top`` and every device registered below it."""
-    below = kernel.runtime.children(kernel)
-    todo = [top]
-    while todo:
-        key = todo.pop()
-        keys.add(key)
-        todo.extend(below.get(key, ()))
 
 
 #: The kernel's fields that only hold other objects (their changes are the objects that
@@ -435,26 +463,21 @@ def _devkey(obj: Any) -> str | None:
 Place = tuple[list[str], bool]
 
 
-#: Held objects that show nowhere below their holder: a port's region references (the
-#: kernel's cxl_region_ref is no sysfs file; a port's subtree is thousands of devices).
-_SHOWN_BY_HOLDER_ONLY = frozenset({"RegionRef"})
-
-
 def _place(obj: Any, t: _Tracker, kernel: Any) -> Place | None:
     """Where ``obj`` shows, or None when that is not known. An object of a device's own
-    family shows in its directory; one it holds, in its subtree (_SHOWN_BY_HOLDER_ONLY
-    aside)."""
+    family shows in its directory; one it holds, in its subtree (shown_by_holder_only
+    aside); a class a family declared (shown_by), where the family says."""
     seen = 0
     held = False
     while obj is not None and seen < 64:
         seen += 1
-        rule = _rule(type(obj))
-        if rule is not None:
-            return rule(kernel, obj), False
+        where = _SHOWN_BY.get(type(obj))
+        if where is not None:
+            return where(kernel, obj), False
         key = _devkey(obj)
         if key is not None:
             return [key], held
-        if type(obj).__name__ not in _SHOWN_BY_HOLDER_ONLY:
+        if type(obj) not in _HOLDER_ONLY:
             held = True
         pair = t.parents.get(id(obj))
         holder = None if pair is None else pair[1]
@@ -462,45 +485,3 @@ def _place(obj: Any, t: _Tracker, kernel: Any) -> Place | None:
             return None
         obj = holder
     return None
-
-
-def _rules() -> dict[type, Callable[[Any, Any], list[str]]]:
-    from fake_sysfs.kernel.dax import DaxRegion
-    from fake_sysfs.kernel.log import Log, LogRecord
-    from fake_sysfs.kernel.memory import Memory, MemoryBlock
-    from fake_sysfs.kernel.tracefs import TraceBuffer, TraceRecord, TraceState
-
-    def nowhere(k: Any, obj: Any) -> list[str]:
-        # The kernel log is no sysfs file; tracefs is never carried over a store.
-        return []
-
-    def nodes(k: Any) -> list[str]:
-        # The node directories list and sum the blocks of their node.
-        return [key for key, dev in k.devices.items() if dev.type == "node"]
-
-    def dax_region(k: Any, r: DaxRegion) -> list[str]:
-        # Its ``dax_region/`` group sits on the host device (a CXL dax_regionN, or
-        # hmem.N), and its devices below show what it holds too.
-        found: set[str] = set()
-        _add_subtree(k, found, r.host or f"bus/cxl/dax_region{r.id}")
-        return list(found)
-
-    return {
-        Log: nowhere,
-        LogRecord: nowhere,
-        TraceState: nowhere,
-        TraceBuffer: nowhere,
-        TraceRecord: nowhere,
-        Memory: lambda k, m: nodes(k),
-        MemoryBlock: lambda k, b: [b.devkey, *nodes(k)],
-        DaxRegion: dax_region,
-    }
-
-
-_RULES: dict[type, Callable[[Any, Any], list[str]]] = {}
-
-
-def _rule(cls: type) -> Callable[[Any, Any], list[str]] | None:
-    if not _RULES:
-        _RULES.update(_rules())
-    return _RULES.get(cls)

@@ -19,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from fake_sysfs.errors import KernfsError, errno, kerr
-from fake_sysfs.kernel import core, memory
+from fake_sysfs.kernel import changes, core, memory
 from fake_sysfs.kernel.attrs import (
     const,
     kstrtobool,
@@ -268,6 +268,17 @@ def dax_region_group(k: Kernel, dax: DaxRegion) -> dict[str, Node]:
         "create": show_store_attr(create_show, create_store, k, dax),
         "delete": store_attr(delete_store, k, dax),
     }
+
+
+def _shown_by_dax_region(k: Kernel, dax: DaxRegion) -> list[str]:
+    # Its ``dax_region/`` group sits on the host device (a CXL dax_regionN, or hmem.N), and
+    # its devices below show what it holds too.
+    found: set[str] = set()
+    changes.add_subtree(k, found, dax.host or f"bus/cxl/dax_region{dax.id}")
+    return list(found)
+
+
+changes.shown_by(DaxRegion, _shown_by_dax_region)
 
 
 def _group(k: Kernel, region: Region) -> Node | None:

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fake_sysfs.kernel import changes
+
 if TYPE_CHECKING:
     from fake_sysfs.kernel.core import Device
 
@@ -207,3 +209,7 @@ def journal_since(text: str, now: float | None = None) -> float:
         number = value[1:-1] if value.endswith("s") else value[1:]
         return now - float(number)
     raise ValueError(f"--since {text!r}: give -SECONDS[s], @EPOCH or now")
+
+
+# The kernel log is no sysfs file: a store that only logs changes no device's answers.
+changes.shown_nowhere(Log, LogRecord)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from fake_sysfs import codec
 from fake_sysfs.errors import KernfsError, errno, kerr
-from fake_sysfs.kernel import core
+from fake_sysfs.kernel import changes, core
 from fake_sysfs.kernel.attrs import (
     kstrtobool,
     show_attr,
@@ -116,6 +116,16 @@ class Memory:
 
     def online_nodes(self) -> list[int]:
         return sorted(set(self.cpu_nodes) | set(self.nodes_with_memory()))
+
+
+def _node_devices(k: Kernel, obj: object = None) -> list[str]:
+    # The node directories list and sum the blocks of their node (and which nodes have
+    # memory), so the memory state and every block show in all of them.
+    return [key for key, dev in k.devices.items() if dev.type == "node"]
+
+
+changes.shown_by(Memory, _node_devices)
+changes.shown_by(MemoryBlock, lambda k, block: [block.devkey, *_node_devices(k)])
 
 
 def node_list(nodes: list[int]) -> str:

@@ -13,10 +13,11 @@ DIMMs, so enabling the region again brings the namespaces back.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from fake_sysfs.errors import errno, kerr
-from fake_sysfs.kernel import core, namespaces, nd_labels
+from fake_sysfs.kernel import changes, core, namespaces, nd_labels
 from fake_sysfs.kernel.attrs import const, kstrtobool, kstrtoull, show_only, show_store
 from fake_sysfs.kernel.core import Device, DeviceType, Driver
 from fake_sysfs.kernel.nd_state import NdMapping, NdRegion
@@ -149,6 +150,28 @@ def _match(k: Kernel, dev: Device) -> bool:
 
 
 ND_REGION_DRIVER = Driver("nd_region", "nd", _match, nd_region_probe, nd_region_remove)
+
+
+@changes.also_shows
+def _region_devices_show_one_another(
+    k: Kernel, keys: set[str], objects: list[Any], device: Callable[[str], Device | None]
+) -> None:
+    """An nd region's devices show one another (a namespace's ``mode`` is what its claim
+    device makes of it, a claim names its namespace): one that changed makes all of its
+    region's subtree count. And a DIMM's ``state`` is whether an enabled region maps it
+    (nvdimm.state_show): a region that changed, came or went makes its DIMMs count."""
+    regions = {id(obj): obj for obj in objects if isinstance(obj, NdRegion)}
+    for key in [key for key in keys if key.startswith("bus/nd/")]:
+        dev = device(key)
+        region = None if dev is None else device(dev.parent)
+        if region is not None and region.type == "nd_region":
+            changes.add_subtree(k, keys, region.key)
+        if dev is not None and dev.type == "nd_region":
+            nd = k.nd_regions.get(int(dev.name[len("region") :]))
+            if nd is not None:
+                regions[id(nd)] = nd
+    for nd in regions.values():
+        keys.update(f"bus/nd/nmem{m.nmem}" for m in nd.mappings if device(f"bus/nd/nmem{m.nmem}"))
 
 
 # -- attributes --------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fake_sysfs.errors import errno, kerr
-from fake_sysfs.kernel import core, nd_labels
+from fake_sysfs.kernel import changes, core, nd_labels
 from fake_sysfs.kernel.attrs import const, not_emulated, show_attr, show_only, show_store
 from fake_sysfs.kernel.core import Device, DeviceType, Driver, lowest_free_id
 from fake_sysfs.kernel.cxlbus import (
@@ -294,6 +294,29 @@ def available_slots_show(k: Kernel, nmem: Nmem) -> int:
         raise kerr(errno.ENXIO)
     used = nd_labels.used_slots(k, k.memdevs[nmem.memdev]) or 0
     return max(0, label_slots(nmem.lsa_size) - used - 1)
+
+
+@changes.also_shows
+def _labels_show_in_dimms(
+    k: Kernel, keys: set[str], objects: list[Any], device: Callable[[str], Device | None]
+) -> None:
+    """A DIMM shows what its memdev's label storage holds (available_slots_show), and so do
+    the nd regions that map it (their namespaces, their free capacity): a memdev that
+    changed makes its DIMMs and their regions' subtrees count."""
+    from fake_sysfs.kernel.memdevs import Memdev
+
+    memdevs = {obj.id for obj in objects if isinstance(obj, Memdev)}
+    if not memdevs:
+        return
+    dimms = set()
+    for bridge in k.bridges:
+        for nmem in bridge.nmems:
+            if nmem.memdev in memdevs:
+                keys.add(nmem.devkey)
+                dimms.add(nmem.id)
+    for nd in k.nd_regions.values():
+        if any(m.nmem in dimms for m in nd.mappings):
+            changes.add_subtree(k, keys, nd.devkey)
 
 
 def security_show(k: Kernel, nmem: Nmem) -> str:

@@ -28,7 +28,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
 from fake_sysfs.errors import KernfsError, errno, kerr
-from fake_sysfs.kernel import core, hardware
+from fake_sysfs.kernel import changes, core, hardware
 from fake_sysfs.kernel.attrs import (
     c_string,
     const,
@@ -87,6 +87,11 @@ class RegionRef:
     nr_targets_set: int = 0
     #: The endpoint decoders reached through this port, in the order they attached.
     endpoints: list[str] = field(default_factory=list)
+
+
+# The kernel's cxl_region_ref is no sysfs file: a region's references show in the region's
+# directory at most, never below it (nor below the ports they name, thousands of devices).
+changes.shown_by_holder_only(RegionRef)
 
 
 @dataclass

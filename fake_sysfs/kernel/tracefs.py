@@ -23,7 +23,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fake_sysfs.errors import KernfsError, errno, kerr
-from fake_sysfs.kernel import ringbuf, trace_events
+from fake_sysfs.kernel import changes, ringbuf, trace_events
 from fake_sysfs.kernel.attrs import kstrtobool
 from fake_sysfs.kernfs.nodes import Attr, Dir, Node, static_dir
 
@@ -77,6 +77,9 @@ class TraceState:
 
 
 Buffer = TraceState | TraceBuffer
+
+# tracefs directories are no device's: the read memo forgets them at every store anyway.
+changes.shown_nowhere(TraceState, TraceBuffer, TraceRecord)
 
 
 def _buffers(k: Kernel) -> list[Buffer]:
