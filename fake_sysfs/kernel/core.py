@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fake_sysfs.errors import KernfsError, errno, kerr
 from fake_sysfs.kernel import changes
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.state import Kernel
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass
-class Device:
+@dataclass(eq=False, repr=False)
+class Device(Record):
     """A registered device (struct device, as far as sysfs shows it)."""
 
     name: str

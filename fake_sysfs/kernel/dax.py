@@ -39,6 +39,7 @@ from fake_sysfs.kernel.core import Device, DeviceType, Driver, lowest_free_id
 from fake_sysfs.kernel.cxlbus import CXL_DEVICE_DAX_REGION, cxl_driver
 from fake_sysfs.kernel.regions import Region, region_of
 from fake_sysfs.kernfs.nodes import Dir, Link, Node
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.state import Kernel
@@ -53,8 +54,8 @@ COMPAT_ALIGN = PMD_SIZE
 ULLONG_MAX = (1 << 64) - 1
 
 
-@dataclass
-class DaxDevice:
+@dataclass(eq=False, repr=False)
+class DaxDevice(Record):
     id: int
     #: The DAX region's id (N of daxN.M).
     region: int
@@ -77,8 +78,8 @@ class DaxDevice:
         return sum(size for _, size in self.ranges)
 
 
-@dataclass
-class DaxRegion:
+@dataclass(eq=False, repr=False)
+class DaxRegion(Record):
     id: int
     start: int
     size: int

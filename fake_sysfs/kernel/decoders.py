@@ -28,6 +28,7 @@ from fake_sysfs.kernel.attrs import (
     when,
 )
 from fake_sysfs.kernel.core import Device, DeviceType
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.memdevs import Memdev
@@ -38,8 +39,8 @@ DecoderKind = Literal["root", "switch", "endpoint"]
 U64_MAX = (1 << 64) - 1
 
 
-@dataclass
-class Decoder:
+@dataclass(eq=False, repr=False)
+class Decoder(Record):
     port: int
     index: int
     kind: DecoderKind

@@ -26,6 +26,7 @@ from fake_sysfs.kernel import core, dax
 from fake_sysfs.kernel.attrs import const, show_only
 from fake_sysfs.kernel.core import Device, DeviceType, Driver, lowest_free_id
 from fake_sysfs.kernfs.nodes import Dir, Node
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.state import Kernel
@@ -35,8 +36,8 @@ HMEM_PLATFORM = "hmem_platform.0"
 HMEM_PLATFORM_KEY = f"bus/platform/{HMEM_PLATFORM}"
 
 
-@dataclass
-class Hmem:
+@dataclass(eq=False, repr=False)
+class Hmem(Record):
     """An ``hmem.N`` platform device: one soft-reserved range (struct memregion_info)."""
 
     id: int

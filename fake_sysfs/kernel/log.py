@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fake_sysfs.kernel import changes
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.core import Device
@@ -39,8 +40,8 @@ LIVE_GAP_US = 500_000
 wall_clock = time.time
 
 
-@dataclass
-class LogRecord:
+@dataclass(eq=False, repr=False)
+class LogRecord(Record):
     seq: int
     #: Microseconds since boot.
     usec: int
@@ -62,8 +63,8 @@ class LogRecord:
         return f"[{self.usec // 1_000_000:5d}.{self.usec % 1_000_000:06d}] {self.text}"
 
 
-@dataclass
-class Log:
+@dataclass(eq=False, repr=False)
+class Log(Record):
     records: list[LogRecord] = field(default_factory=list)
     #: Sequence number of the next record (never reused, not even after a clear).
     next_seq: int = 0

@@ -32,6 +32,7 @@ from fake_sysfs.kernel.nvdimm import add_nvdimm
 from fake_sysfs.kernel.ports import add_endpoint, delete_endpoint, port_above, reap_ports
 from fake_sysfs.kernfs.nodes import Attr, Dir, Link, Node, static_dir
 from fake_sysfs.platform.model import Type3Device
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.state import Kernel
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 CXL_MEM_MAJOR = 60
 
 
-@dataclass
-class Memdev:
+@dataclass(eq=False, repr=False)
+class Memdev(Record):
     id: int
     #: The hardware device the memdev hangs below (``devices/...``).
     parent: str

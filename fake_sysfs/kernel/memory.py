@@ -36,6 +36,7 @@ from fake_sysfs.kernel.attrs import (
 from fake_sysfs.kernel.core import Device, DeviceType
 from fake_sysfs.kernfs.nodes import Dir, Link, Node, static_dir, uevent
 from fake_sysfs.platform.model import GiB, MiB, Platform
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.state import Kernel
@@ -49,8 +50,8 @@ ONLINE_TYPES = ("offline", "online", "online_kernel", "online_movable")
 NORMAL, MOVABLE = "Normal", "Movable"
 
 
-@dataclass
-class MemoryBlock:
+@dataclass(eq=False, repr=False)
+class MemoryBlock(Record):
     index: int
     node: int
     online: bool = False
@@ -67,8 +68,8 @@ class MemoryBlock:
         return f"bus/memory/memory{self.index}"
 
 
-@dataclass
-class KmemResource:
+@dataclass(eq=False, repr=False)
+class KmemResource(Record):
     """A range kmem reserved (``daxN.M`` in /proc/iomem, with System RAM (kmem) below it):
     released when its memory is removed, kept until reboot when that fails."""
 
@@ -77,8 +78,8 @@ class KmemResource:
     name: str
 
 
-@dataclass
-class Memory:
+@dataclass(eq=False, repr=False)
+class Memory(Record):
     block_size: int
     #: memhp policy for hot-added blocks: offline, online, online_kernel, online_movable.
     auto_online: str = "offline"

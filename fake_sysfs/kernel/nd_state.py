@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fake_sysfs.record import Record
+
 NULL_UUID = "00000000-0000-0000-0000-000000000000"
 #: Sector sizes a pmem namespace and a btt support (the nvdimm core's tables, PMEM side).
 NS_SECTOR_SIZES = (512, 4096)
@@ -20,8 +22,8 @@ BTT_SECTOR_SIZES = (512, 520, 528, 4096, 4104, 4160, 4224)
 SUPPORTED_ALIGNMENTS = (4096, 2 << 20, 1 << 30)
 
 
-@dataclass
-class NdMapping:
+@dataclass(eq=False, repr=False)
+class NdMapping(Record):
     """One DIMM's part of the region: ``size`` bytes of its DPA from ``start``."""
 
     nmem: int
@@ -32,8 +34,8 @@ class NdMapping:
     position: int
 
 
-@dataclass
-class InfoBlock:
+@dataclass(eq=False, repr=False)
+class InfoBlock(Record):
     """What a claim device wrote at the start of its namespace (the btt / pfn / dax info
     block on the media): enough to find the claim again when the namespace is probed."""
 
@@ -44,8 +46,8 @@ class InfoBlock:
     sector_size: int = 4096
 
 
-@dataclass
-class Claim:
+@dataclass(eq=False, repr=False)
+class Claim(Record):
     """A btt, pfn or nd dax device: ``bttN.M`` / ``pfnN.M`` / ``daxN.M`` of the nd bus."""
 
     kind: str  # "btt", "pfn" or "dax"
@@ -61,8 +63,8 @@ class Claim:
     minor: int = -1
 
 
-@dataclass
-class Namespace:
+@dataclass(eq=False, repr=False)
+class Namespace(Record):
     """``namespaceN.M``: a label-backed pmem namespace."""
 
     index: int
@@ -81,8 +83,8 @@ class Namespace:
         return sum(size for _, size in self.extents)
 
 
-@dataclass
-class NdRegion:
+@dataclass(eq=False, repr=False)
+class NdRegion(Record):
     """The nd region ``regionN`` of CXL pmem region N."""
 
     id: int

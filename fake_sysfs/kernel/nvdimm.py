@@ -31,6 +31,7 @@ from fake_sysfs.kernel.namespaces import DAX_PMEM_DRIVER, ND_PMEM_DRIVER
 from fake_sysfs.kernel.nd_region import ND_REGION_DRIVER, register_nd_region
 from fake_sysfs.kernel.regions import Region, region_of
 from fake_sysfs.kernfs.nodes import Dir, Node, static_dir
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.memdevs import Memdev
@@ -41,8 +42,8 @@ NDCTL_MAJOR = 62
 NMEM_MAJOR = 63
 
 
-@dataclass
-class Nmem:
+@dataclass(eq=False, repr=False)
+class Nmem(Record):
     id: int
     #: The memdev whose ``pmemN`` registered this DIMM.
     memdev: int
@@ -78,8 +79,8 @@ def label_slots(lsa_size: int) -> int:
     return max(0, (lsa_size - 2 * index) // LABEL_SIZE)
 
 
-@dataclass
-class NvdimmBridge:
+@dataclass(eq=False, repr=False)
+class NvdimmBridge(Record):
     id: int
     bus_id: int
     provider: str

@@ -31,6 +31,7 @@ from fake_sysfs.kernel.decoders import (
 )
 from fake_sysfs.kernfs.nodes import Attr, Link, Node
 from fake_sysfs.platform.model import HostBridge, Switch, Type3Device
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.memdevs import Memdev
@@ -39,15 +40,15 @@ if TYPE_CHECKING:
 PortKind = Literal["root", "port", "endpoint"]
 
 
-@dataclass
-class Dport:
+@dataclass(eq=False, repr=False)
+class Dport(Record):
     id: int
     #: The downstream device (``devices/...``): host bridge, root port or switch dport.
     device: str
 
 
-@dataclass
-class Port:
+@dataclass(eq=False, repr=False)
+class Port(Record):
     id: int
     kind: PortKind
     #: Id of the parent port (None for the root).

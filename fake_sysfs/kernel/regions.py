@@ -52,6 +52,7 @@ from fake_sysfs.kernel.decoders import (
     reset_decoder,
 )
 from fake_sysfs.kernfs.nodes import Attr, Node, Shown
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.memdevs import Memdev
@@ -75,8 +76,8 @@ GRANULARITIES = (256, 512, 1024, 2048, 4096, 8192, 16384)
 HOSTONLYMEM = 3
 
 
-@dataclass
-class RegionRef:
+@dataclass(eq=False, repr=False)
+class RegionRef(Record):
     """A region's hold on one port between its endpoints and the root (cxl_region_ref)."""
 
     #: Index of the port's decoder the region uses (an endpoint port's: the target itself).
@@ -94,8 +95,8 @@ class RegionRef:
 changes.shown_by_holder_only(RegionRef)
 
 
-@dataclass
-class Region:
+@dataclass(eq=False, repr=False)
+class Region(Record):
     id: int
     #: The root decoder, as (port id, decoder index).
     root_port: int

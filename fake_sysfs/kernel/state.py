@@ -19,6 +19,7 @@ from fake_sysfs.kernel.ports import Port
 from fake_sysfs.kernel.regions import Region
 from fake_sysfs.kernel.tracefs import TraceState
 from fake_sysfs.platform.model import Platform
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.hardware import HardwareIndex
@@ -84,8 +85,8 @@ class Runtime:
             update(dev, added, plain)
 
 
-@dataclass
-class Kernel:
+@dataclass(eq=False, repr=False)
+class Kernel(Record):
     platform: Platform
     memory: Memory
     ports: dict[int, Port] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from fake_sysfs.errors import KernfsError, errno, kerr
 from fake_sysfs.kernel import changes, ringbuf, trace_events
 from fake_sysfs.kernel.attrs import kstrtobool
 from fake_sysfs.kernfs.nodes import Attr, Dir, Node, static_dir
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.kernel.state import Kernel
@@ -37,8 +38,8 @@ CAPACITY = 4096
 TRACING = "/sys/kernel/tracing"
 
 
-@dataclass
-class TraceRecord:
+@dataclass(eq=False, repr=False)
+class TraceRecord(Record):
     seq: int
     #: Microseconds since boot (the kernel log's clock).
     usec: int
@@ -49,8 +50,8 @@ class TraceRecord:
     pid: int = 0
 
 
-@dataclass
-class TraceBuffer:
+@dataclass(eq=False, repr=False)
+class TraceBuffer(Record):
     """An instance's buffer and switches."""
 
     on: bool = True
@@ -60,8 +61,8 @@ class TraceBuffer:
     written: int = 0
 
 
-@dataclass
-class TraceState:
+@dataclass(eq=False, repr=False)
+class TraceState(Record):
     """The top-level buffer (its fields, kept as they were) and the instances."""
 
     on: bool = True

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fake_sysfs.record import Record
+
 Style = Literal["acpi", "cxl_test"]
 
 MiB = 1 << 20
@@ -31,8 +33,8 @@ DECODER_COUNTS = (1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32)
 CAPACITY_ALIGN = 256 * MiB
 
 
-@dataclass
-class DeviceMailbox:
+@dataclass(eq=False, repr=False)
+class DeviceMailbox(Record):
     """What a platform file sets of what the device's mailbox reports; None keeps the
     device model's own (cxl_test's mock, QEMU's type-3 device)."""
 
@@ -49,8 +51,8 @@ class DeviceMailbox:
     poison: list[int] = field(default_factory=list)
 
 
-@dataclass
-class Type3Device:
+@dataclass(eq=False, repr=False)
+class Type3Device(Record):
     """A CXL type-3 memory expander (QEMU ``cxl-type3``, cxl_test ``cxl_mem.N``)."""
 
     ram_size: int = 0
@@ -75,8 +77,8 @@ class Type3Device:
     mailbox: DeviceMailbox = field(default_factory=DeviceMailbox)
 
 
-@dataclass
-class SwitchPort:
+@dataclass(eq=False, repr=False)
+class SwitchPort(Record):
     """A switch downstream port; ``port`` is its PCIe port number (the dport id)."""
 
     port: int
@@ -85,8 +87,8 @@ class SwitchPort:
     path: str = ""
 
 
-@dataclass
-class Switch:
+@dataclass(eq=False, repr=False)
+class Switch(Record):
     """A CXL switch: one upstream port (the CXL port's uport) and its downstream ports."""
 
     ports: list[SwitchPort] = field(default_factory=list)
@@ -97,8 +99,8 @@ class Switch:
     path: str = ""
 
 
-@dataclass
-class RootPort:
+@dataclass(eq=False, repr=False)
+class RootPort(Record):
     """A CXL root port; ``port`` is its PCIe port number (the host bridge's dport id)."""
 
     port: int
@@ -108,8 +110,8 @@ class RootPort:
     path: str = ""
 
 
-@dataclass
-class HostBridge:
+@dataclass(eq=False, repr=False)
+class HostBridge(Record):
     """A CXL host bridge (ACPI0016 / QEMU ``pxb-cxl``). ``uid`` is the ACPI _UID."""
 
     uid: int
@@ -130,8 +132,8 @@ class HostBridge:
     acpi_path: str = ""
 
 
-@dataclass
-class Window:
+@dataclass(eq=False, repr=False)
+class Window(Record):
     """A CXL Fixed Memory Window (CFMWS): one root decoder."""
 
     size: int
@@ -152,8 +154,8 @@ class Window:
         return len(self.targets)
 
 
-@dataclass
-class AutoRegion:
+@dataclass(eq=False, repr=False)
+class AutoRegion(Record):
     """Decoders firmware committed before the OS booted (cxl_test's auto region).
 
     ``members`` name type-3 devices by label, in region position order. The endpoint,
@@ -170,8 +172,8 @@ class AutoRegion:
     base: int | None = None
 
 
-@dataclass
-class SoftReserved:
+@dataclass(eq=False, repr=False)
+class SoftReserved(Record):
     """A range firmware marked EFI_MEMORY_SP ("specific purpose": HBM, or memory set apart
     with ``efi_fake_mem=``): Linux leaves it out of System RAM and dax_hmem offers it as a
     DAX region (``hmem.N``). ``node`` is the NUMA node SRAT gives the range (its target
@@ -182,8 +184,8 @@ class SoftReserved:
     node: int = 0
 
 
-@dataclass
-class Platform:
+@dataclass(eq=False, repr=False)
+class Platform(Record):
     name: str
     style: Style = "acpi"
     host_bridges: list[HostBridge] = field(default_factory=list)

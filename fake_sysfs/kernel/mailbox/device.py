@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from fake_sysfs.kernel.mailbox.records import PoisonRecord
+from fake_sysfs.record import Record
 
 if TYPE_CHECKING:
     from fake_sysfs.platform.model import Type3Device
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
 Model = Literal["mock", "qemu"]
 
 
-@dataclass
-class Health:
+@dataclass(eq=False, repr=False)
+class Health(Record):
     """Get Health Info's record (CXL 3.1 8.2.9.9.3.1)."""
 
     #: bit0 maintenance needed, bit1 performance degraded, bit2 hardware replacement.
@@ -37,8 +38,8 @@ class Health:
     pmem_errors: int = 0
 
 
-@dataclass
-class AlertConfig:
+@dataclass(eq=False, repr=False)
+class AlertConfig(Record):
     """Get Alert Configuration's record."""
 
     valid: int = 0
@@ -53,8 +54,8 @@ class AlertConfig:
     pmem_warn: int = 0
 
 
-@dataclass
-class Firmware:
+@dataclass(eq=False, repr=False)
+class Firmware(Record):
     """The firmware slots (1-based in the payloads, 0-based in ``slots``)."""
 
     #: Revision in each slot, "" for an empty slot.
@@ -65,8 +66,8 @@ class Firmware:
     online_activate: bool = False
 
 
-@dataclass
-class FwUpload:
+@dataclass(eq=False, repr=False)
+class FwUpload(Record):
     """The firmware-upload class device (drivers/base/firmware_loader/sysfs_upload.c) and
     the CXL driver's transfer behind it."""
 
@@ -89,8 +90,8 @@ class FwUpload:
     checksum: str = ""
 
 
-@dataclass
-class Security:
+@dataclass(eq=False, repr=False)
+class Security(Record):
     """Security state bits (Get Security State) and a running sanitize."""
 
     #: bit0 user passphrase set, 1 master set, 2 locked, 3 frozen, 4/5 attempt limits.
@@ -101,8 +102,8 @@ class Security:
     sanitize_timeout_ms: int = 0
 
 
-@dataclass
-class DeviceState:
+@dataclass(eq=False, repr=False)
+class DeviceState(Record):
     model: Model = "qemu"
     #: Opcodes the device lists in its command effects log.
     cel: list[int] = field(default_factory=list)

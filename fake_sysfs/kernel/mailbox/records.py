@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fake_sysfs.record import Record
+
 #: Poison source: injected through the test hooks.
 INJECTED = 3
 
 
-@dataclass
-class PoisonRecord:
+@dataclass(eq=False, repr=False)
+class PoisonRecord(Record):
     """64-byte units of poisoned device physical address."""
 
     dpa: int
