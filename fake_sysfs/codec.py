@@ -143,14 +143,25 @@ def _build(tp: Any) -> Loader:
             return {k: value(v) for k, v in data.items()}
 
         return load_dict
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in args if a is not type(None)]
-        if len(inner) == 1:
-            one = _loader(inner[0])
-            if one is _identity:
-                return _identity
-            return lambda data: None if data is None else one(data)
+    optional = _optional_of(origin, args)
+    if optional is not None:
+        one = _loader(optional)
+        return _identity if one is _identity else _none_or(one)
     return _identity
+
+
+def _none_or(convert: Loader) -> Loader:
+    """``convert``, with None passed through (a field of type ``X | None``)."""
+    return lambda value: None if value is None else convert(value)
+
+
+def _optional_of(origin: Any, args: tuple[Any, ...]) -> Any | None:
+    """The X of a type ``X | None`` (given as its origin and arguments); None for any
+    other type."""
+    if origin not in (typing.Union, types.UnionType):
+        return None
+    inner = [a for a in args if a is not type(None)]
+    return inner[0] if len(inner) == 1 else None
 
 
 # -- rows (the state file's snapshot) ------------------------------------------------------
@@ -252,14 +263,10 @@ def _build_row_dumper(tp: Any) -> Loader | None:
         if inner is None:
             return None
         return lambda value: {k: inner(v) for k, v in value.items()}
-    if origin in (typing.Union, types.UnionType):
-        inner_types = [a for a in args if a is not type(None)]
-        if len(inner_types) == 1:
-            inner_dumper = _row_dumper_or_none(inner_types[0])
-            if inner_dumper is None:
-                return None
-            return lambda value: None if value is None else inner_dumper(value)
-        return dump
+    optional = _optional_of(origin, args)
+    if optional is not None:
+        inner_dumper = _row_dumper_or_none(optional)
+        return None if inner_dumper is None else _none_or(inner_dumper)
     if tp in (int, str, bool, float, type(None)):
         return None
     # Anything else (Any, literals) may hold any value: the same form ``load`` reads back.
@@ -336,11 +343,10 @@ class _RowLoaders:
             if inner == v and key == k:
                 return src
             return f"{{{key}: {inner} for {k}, {v} in {src}.items()}}"
-        if origin in (typing.Union, types.UnionType):
-            inner_types = [a for a in args if a is not type(None)]
-            if len(inner_types) == 1:
-                inner = self._expr(inner_types[0], src, depth)
-                return src if inner == src else f"(None if {src} is None else {inner})"
+        optional = _optional_of(origin, args)
+        if optional is not None:
+            inner = self._expr(optional, src, depth)
+            return src if inner == src else f"(None if {src} is None else {inner})"
         return src  # plain values, and what ``dump`` wrote for any other type
 
 
