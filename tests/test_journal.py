@@ -610,7 +610,7 @@ def test_the_in_process_frontend_syncs_once_per_command(
 
 
 def test_a_command_makes_its_stores_durable_before_it_reports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     from pycxl.cxl.main import run
     from tests.helpers import _stream
@@ -642,6 +642,24 @@ def test_a_command_makes_its_stores_durable_before_it_reports(
 
     with pytest.raises(SysfsUnavailable, match="cannot write state"):
         run(["destroy-region", "-f", "all"])
+    # The console script says so in one line, exit status 1 (and so does a command whose
+    # stores are synced only as it closes, after a failure of its own).
+    from pycxl.cxl.main import main
+
+    capfd.readouterr()
+    monkeypatch.setattr(sys, "argv", ["cxl", "destroy-region", "-f", "all"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 1
+    *_, last = capfd.readouterr().err.splitlines()
+    assert last.startswith("cxl: cannot write state to ") and last.endswith("Input/output error")
+    from pycxl.sysfs.emulated import EmulatedSysfs
+
+    sysfs = EmulatedSysfs()
+    create = f"{CXL}/decoder0.1/create_ram_region"
+    sysfs.write(create, sysfs.read(create))
+    with pytest.raises(SysfsUnavailable, match="cannot write state"):
+        sysfs.close()
 
 
 def test_the_kept_kernel_indexes_follow_memory_blocks_coming_and_going(

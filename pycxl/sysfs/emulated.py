@@ -321,4 +321,7 @@ class EmulatedSysfs(Sysfs):
             raise SysfsUnavailable(str(e)) from None
 
     def close(self) -> None:
-        self.frontend.close()
+        try:
+            self.frontend.close()
+        except FakeSysfsError as e:  # its stores could not be made durable (sync)
+            raise SysfsUnavailable(str(e)) from None
