@@ -424,3 +424,22 @@ def test_the_hooks_are_gone_after_the_store(kernel: Kernel) -> None:
         pass
     assert "__getattribute__" not in vars(type(decoder))
     assert "__setattr__" not in vars(type(decoder))
+
+
+def test_a_bytes_key_in_a_driver_directory_is_forgotten_cleanly(state: Path) -> None:
+    """The answers of pure stores are keyed by bytes (kind ``w``, the name, the data); one
+    recorded in a directory that indexes devices by name is forgotten with the listing."""
+    driver = "/sys/bus/cxl/drivers/cxl_mem"
+    frontend = InProcess(StateStore(state))
+    try:
+        listing = frontend.listdir(driver)
+        assert "mem1" in listing
+        frontend.cache.put(driver, b"wuevent\0add", 3)  # as a pure store's answer is
+        frontend.write(f"{driver}/unbind", b"mem1")
+    finally:
+        frontend.close()
+    fresh = InProcess(StateStore(state))
+    try:
+        assert fresh.listdir(driver) == [name for name in listing if name != "mem1"]
+    finally:
+        fresh.close()

@@ -325,7 +325,7 @@ class ReadCache:
                 revisable = group.startswith("/sys/")
                 for key in gone:
                     old = answers.pop(key)
-                    if revisable and key[:1] in LISTING_KINDS and old.__class__ is tuple:
+                    if revisable and _lists(key) and old.__class__ is tuple:
                         self._bases[(group, key)] = old
         self._changed_names.update(names)
 
@@ -469,6 +469,11 @@ class _Places:
 NAMING_KINDS = "peLD"
 #: The answer kinds that list a directory: all of it, or the names with a prefix.
 LISTING_KINDS = "ls"
+
+
+def _lists(key: Any) -> bool:
+    """Whether a key asks for a directory's listing (keys of pure stores are bytes)."""
+    return key.__class__ is str and key[:1] in LISTING_KINDS
 
 
 def _names_device(key: Any) -> bool:
