@@ -167,28 +167,34 @@ def _optional_of(origin: Any, args: tuple[Any, ...]) -> Any | None:
 # -- rows (the state file's snapshot) ------------------------------------------------------
 
 
-def schema(tp: type) -> dict[str, list[str]]:
-    """The stored field names of ``tp`` and of every dataclass its fields' types reach, by
-    class name: what a snapshot of ``tp`` in rows needs to be read back."""
-    found: dict[str, list[str]] = {}
-    owners: dict[str, type] = {}
-    todo: list[Any] = [tp]
+def stored_classes(root: type) -> list[type]:
+    """``root`` and every dataclass its stored fields' types reach, ``root`` first. Their
+    names are unique (a snapshot names its rows' classes so): TypeError otherwise."""
+    found: dict[str, type] = {}
+    todo: list[Any] = [root]
     while todo:
-        t = todo.pop()
-        if dataclasses.is_dataclass(t) and isinstance(t, type):
-            name = t.__name__
-            if name in owners:
-                if owners[name] is not t:
-                    raise TypeError(f"two stored classes named {name}")
-                continue
-            owners[name] = t
-            hints = _hints(t)
-            fields = _stored(dataclasses.fields(t))
-            found[name] = [f.name for f in fields]
-            todo.extend(hints[f.name] for f in fields)
-        else:
-            todo.extend(typing.get_args(t))
-    return dict(sorted(found.items()))
+        tp = todo.pop()
+        if not (dataclasses.is_dataclass(tp) and isinstance(tp, type)):
+            todo.extend(typing.get_args(tp))
+            continue
+        met = found.get(tp.__name__)
+        if met is tp:
+            continue
+        if met is not None:
+            raise TypeError(f"two stored classes named {tp.__name__}")
+        found[tp.__name__] = tp
+        hints = _hints(tp)
+        todo.extend(hints[f.name] for f in _stored(dataclasses.fields(tp)))
+    return list(found.values())
+
+
+def schema(tp: type) -> dict[str, list[str]]:
+    """The stored field names of ``tp`` and of every dataclass it reaches, by class name:
+    what a snapshot of ``tp`` in rows needs to be read back."""
+    return {
+        cls.__name__: [f.name for f in _stored(dataclasses.fields(cls))]
+        for cls in sorted(stored_classes(tp), key=lambda cls: cls.__name__)
+    }
 
 
 def dump_rows(obj: Any) -> Any:
@@ -286,12 +292,8 @@ class _RowLoaders:
 
     def __init__(self, root: type) -> None:
         self.namespace: dict[str, Any] = {"new": object.__new__, "list": list, "int": int}
-        #: The classes met, by name (each is one function, named after it).
-        self.named: dict[str, type] = {root.__name__: root}
-        self.todo: list[type] = [root]
-        functions = []
-        while self.todo:
-            functions.append(self._function(self.todo.pop()))
+        # One function per class, named after it (stored_classes: the names are unique).
+        functions = [self._function(cls) for cls in stored_classes(root)]
         exec("".join(functions), self.namespace)  # built from field names only
 
     def loader(self, cls: type) -> Loader:
@@ -324,12 +326,6 @@ class _RowLoaders:
     def _expr(self, tp: Any, src: str, depth: int) -> str:
         """An expression converting the stored value ``src`` to a value of type ``tp``."""
         if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-            met = self.named.get(tp.__name__)
-            if met is None:
-                self.named[tp.__name__] = tp
-                self.todo.append(tp)
-            elif met is not tp:
-                raise TypeError(f"two stored classes named {tp.__name__}")
             return f"load_{tp.__name__}({src})"
         origin = typing.get_origin(tp)
         args = typing.get_args(tp)

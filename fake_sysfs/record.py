@@ -1,6 +1,6 @@
 """The base of the state's dataclasses: equality and repr shared by all of them.
 
-The emulated kernel's state is 43 dataclasses (codec.schema). ``@dataclass`` compiles an
+The emulated kernel's state is 43 dataclasses (codec.stored_classes). ``@dataclass`` compiles an
 ``__init__``, an ``__eq__`` and a ``__repr__`` for each class as its module is imported,
 and every process that loads the kernel pays for it: half of a writing command's import
 time. The state classes are declared ``@dataclass(eq=False, repr=False)`` on this base,

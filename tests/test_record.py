@@ -51,9 +51,9 @@ def test_repr_is_the_generated_one() -> None:
 
 
 def test_every_state_class_is_a_record() -> None:
-    from fake_sysfs.kernel.changes import state_classes
+    from fake_sysfs.codec import stored_classes
 
-    classes = state_classes(Kernel)
+    classes = stored_classes(Kernel)
     assert len(classes) > 40
     assert all(issubclass(cls, Record) for cls in classes)
     a, b = boot(load_preset("cxl_test")), boot(load_preset("cxl_test"))

@@ -216,25 +216,6 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def state_classes(root: type) -> list[type]:
-    """Every dataclass reachable from ``root``'s stored fields."""
-    found: dict[type, None] = {}
-    stack: list[Any] = [root]
-    while stack:
-        tp = stack.pop()
-        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-            if tp in found:
-                continue
-            found[tp] = None
-            hints = codec.field_types(tp)
-            for f in dataclasses.fields(tp):
-                if not f.metadata.get("transient"):
-                    stack.append(hints[f.name])
-        else:
-            stack.extend(getattr(tp, "__args__", ()))
-    return list(found)
-
-
 def _shape(tp: Any, top: bool = True) -> int:
     """The _DEEP, _PARENTED and _DEVICES bits of a field of type ``tp``."""
     from fake_sysfs.kernel.core import Device
@@ -296,7 +277,7 @@ def watch(kernel: Any) -> Iterator[Changes]:
         import fake_sysfs.kernel.drivers  # noqa: F401
 
         _ANNOUNCED.add((type(kernel), "devices"))
-        _CLASSES = state_classes(type(kernel))
+        _CLASSES = codec.stored_classes(type(kernel))
     tracker = _Tracker()
     hooked = _install(_CLASSES)
     _active = tracker
