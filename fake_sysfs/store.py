@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import gc
 import json
 import os
@@ -573,14 +574,10 @@ class StateStore:
             self._compact(dirfd, held)
 
 
-_SCHEMA: list[dict[str, list[str]]] = []
-
-
+@functools.cache
 def _schema() -> dict[str, list[str]]:
     """The field lists a snapshot's rows are read with (codec.schema), computed once."""
-    if not _SCHEMA:
-        _SCHEMA.append(codec.schema(Kernel))
-    return _SCHEMA[0]
+    return codec.schema(Kernel)
 
 
 #: Fold the journal into a new snapshot once it holds this many records or bytes.
