@@ -405,6 +405,58 @@ def umount_command(
     typer.echo(f"unmounted {mountpoint}")
 
 
+@app.command("serve")
+def serve_command(
+    idle: Annotated[
+        float,
+        typer.Option(
+            "--idle",
+            min=0.0,
+            help="Exit after this many seconds without a command (default 900).",
+        ),
+    ] = 900.0,
+    foreground: Annotated[
+        bool, typer.Option("--foreground", help="Serve in this process until stopped.")
+    ] = False,
+    stop: Annotated[
+        bool, typer.Option("--stop", help="Stop the fork server of the state directory.")
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Say whether a fork server serves it (exit 1 if not).")
+    ] = False,
+    state: StateOpt = None,
+) -> int:
+    """Keep the state loaded in a fork server: cxl, ndctl and daxctl then run each command
+    in a fork of it, without loading the state again."""
+    from fake_sysfs.frontends import forkserver
+
+    store = _store(state)
+    if stop or status:
+        pid = forkserver.stop(str(store.dir)) if stop else forkserver.server_pid(str(store.dir))
+        if pid is None:
+            typer.echo(f"no fork server serves {store.dir}", err=True)
+            return 1
+        if stop:
+            typer.echo(f"stopped the fork server of {store.dir} (pid {pid})")
+        else:
+            count = forkserver.served(str(store.dir))
+            ran = "" if count is None else f", {count} command{'s' * (count != 1)} run"
+            typer.echo(f"serving {store.dir} (pid {pid}{ran})")
+        return 0
+    if foreground:
+
+        def ready() -> None:
+            typer.echo(f"serving {store.dir}")
+            sys.stdout.flush()
+
+        forkserver.preflight(store)
+        forkserver.ForkServer(store, idle).run(ready)
+        return 0
+    pid = forkserver.spawn(store, idle)
+    typer.echo(f"serving {store.dir} (pid {pid})")
+    return 0
+
+
 @app.command(
     "run",
     context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},

@@ -227,6 +227,10 @@ class StateStore:
         """The kernel this store keeps in memory (None after a refused store dropped it)."""
         return None if self._held is None else self._held.kernel
 
+    def forget(self) -> None:
+        """Keep no kernel in memory (the next ``load`` decodes the state)."""
+        self._held = None
+
     def _decode(self, fd: int, end: int | None) -> _Held:
         """Decode the state file ``fd``'s snapshot and replay its journal (up to ``end``,
         default: all of it)."""
@@ -572,6 +576,24 @@ class StateStore:
             if self.committed is not None:
                 self.committed.close()
             self._compact(dirfd, held)
+
+
+#: The store a fork server's child inherits, its kernel loaded (frontends/forkserver.py).
+_inherited: StateStore | None = None
+
+
+def inherit(store: StateStore) -> None:
+    """Make ``store`` the one this process's in-process frontend uses for its directory."""
+    global _inherited
+    _inherited = store
+
+
+def inherited() -> StateStore | None:
+    """The store this process inherited, if it is the default state directory's now."""
+    store = _inherited
+    if store is not None and str(store.dir) == _default_state_dir():
+        return store
+    return None
 
 
 @functools.cache

@@ -19,17 +19,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import select
-import signal
 import stat as stat_mod
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from fake_sysfs.errors import FakeSysfsError, KernfsError, kerr
+from fake_sysfs.frontends import daemon
+from fake_sysfs.frontends.daemon import READY_TIMEOUT
 from fake_sysfs.frontends.inprocess import InProcess
 from fake_sysfs.statedir import STATE_FILE, Snapshot, open_snapshot
 from fake_sysfs.store import StateStore
@@ -41,8 +40,6 @@ if TYPE_CHECKING:
 
 #: The file system type mounts show (``fuse.fake-sysfs``): how ``umount`` knows its own.
 FS_NAME = "fake-sysfs"
-#: How long ``spawn`` waits for a mount to answer before giving up.
-READY_TIMEOUT = 30.0
 
 _DIR_MODE = stat_mod.S_IFDIR | 0o755
 _LINK_MODE = stat_mod.S_IFLNK | 0o777
@@ -652,93 +649,16 @@ def spawn(
     see Live."""
     preflight(store, mountpoint)
     mountpoint = os.path.abspath(mountpoint)  # the daemon leaves this directory
-    sys.stdout.flush()
-    sys.stderr.flush()
-    ready_r, ready_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the daemon; tests see it through the mount
-        os.close(ready_r)
-        _daemon(store, mountpoint, ready_w, host_dev)
-    os.close(ready_w)
-    try:
-        if not _wait_ready(ready_r, timeout):
-            _reap(pid, kill=True)
-            raise FakeSysfsError(f"cannot mount {mountpoint}: the mount daemon failed")
-    finally:
-        os.close(ready_r)
-    return pid
 
+    def run(ready: Callable[[], None]) -> None:
+        serve(store, mountpoint, ready, host_dev)
 
-def _daemon(store: StateStore, mountpoint: str, ready: int, host_dev: str | None) -> None:
-    """The daemon's life: its own session (a terminal's ^C is not for it), no directory
-    of the caller's kept busy, stdin and stdout released at once (a caller capturing them
-    must see EOF), stderr kept until the mount is ready so that a failure is explained,
-    then released too. (Other inherited descriptors stay: Python objects may own them.)"""
-    code = 1
-    try:
-        os.setsid()
-        os.chdir("/")
-        _to_devnull(0, 1)
-        serve(store, mountpoint, lambda: _signal_ready(ready), host_dev)
-        code = 0
-    except FakeSysfsError as e:
-        with contextlib.suppress(OSError):
-            os.write(2, f"fake-sysfs: {e}\n".encode())
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.write(2, f"fake-sysfs: mount daemon: {type(e).__name__}: {e}\n".encode())
-    finally:
-        os._exit(code)
-
-
-def _to_devnull(*fds: int) -> None:
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in fds:
-        os.dup2(null, fd)
-    os.close(null)
-
-
-def _signal_ready(ready: int) -> None:
-    _to_devnull(2)
-    with contextlib.suppress(OSError):
-        os.write(ready, b"ready")
-        os.close(ready)
-
-
-def _wait_ready(fd: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        readable, _, _ = select.select([fd], [], [], left)
-        if readable:
-            return os.read(fd, 16) == b"ready"  # EOF: the daemon died before
-
-
-def _reap(pid: int, kill: bool = False, timeout: float = 5.0) -> None:
-    """Wait for our child ``pid`` (SIGTERM first if ``kill``; SIGKILL if it lingers)."""
-    if kill:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if done:
-            return
-        time.sleep(0.01)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+    return daemon.spawn(run, f"mount {mountpoint}", timeout)
 
 
 def stop(pid: int) -> None:
     """End a daemon this process spawned (after its mount is gone) and reap it."""
-    _reap(pid, kill=True)
+    daemon.reap(pid, kill=True)
 
 
 # -- unmounting ----------------------------------------------------------------------------

@@ -80,9 +80,10 @@ class InProcess:
     @property
     def store(self) -> StateStore:
         if self._store is None:
-            from fake_sysfs.store import StateStore
+            from fake_sysfs.store import StateStore, inherited
 
-            self._store = StateStore()
+            # A fork server's child: the server's store, its kernel already loaded.
+            self._store = inherited() or StateStore()
             # One command, one fdatasync: sync() before the command reports.
             self._store.sync_each = False
         return self._store

@@ -129,6 +129,7 @@ TOOL.commands = {
 }
 run = TOOL.run
 main = TOOL.main
+warm_up = TOOL.warm_up  # for a fork server (fake-sysfs serve)
 
 if __name__ == "__main__":
     main()

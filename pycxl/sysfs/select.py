@@ -25,3 +25,14 @@ def open_sysfs() -> Sysfs:
     from pycxl.sysfs.emulated import EmulatedSysfs
 
     return EmulatedSysfs()
+
+
+def run_in_server(entry: str) -> int | None:
+    """Run this process's command in the fork server of the emulated platform's state
+    directory (``fake-sysfs serve``), if one serves it: its exit status, else None. A
+    plain-file /sys is never served."""
+    if os.environ.get("PYCXL_SYSFS_ROOT"):
+        return None
+    from fake_sysfs.frontends.forkclient import run_served
+
+    return run_served(entry)

@@ -8,10 +8,11 @@ Each program is a ``Tool``: its name, version and command table in upstream's or
 
 from __future__ import annotations
 
+# The C module: ``signal`` imports enum, a quarter of a served command's start-up.
+import _signal  # type: ignore[import-not-found]
 import errno
 import io
 import os
-import signal
 import stat
 import sys
 
@@ -140,6 +141,13 @@ class Tool:
         return rc or flushed
 
     def main(self) -> None:
+        # First: a fork server keeping the state loaded runs the command, if one serves
+        # it (before anything here touches the standard streams the child is to inherit).
+        from pycxl.sysfs.select import run_in_server
+
+        served = run_in_server(f"pycxl.{self.name}.main:main")
+        if served is not None:
+            sys.exit(served)
         # A command runs once and exits: the emulated kernel it loads lives until then,
         # and Python's cyclic collector would walk it again and again for nothing (a
         # tenth of a 16-way create-region at 1,024 memdevs). It is frozen once loaded
@@ -147,7 +155,7 @@ class Tool:
         # at its first look (Sysfs.refresh).
         Sysfs.one_shot = True
         # Die quietly on a closed pipe, like the C tool (e.g. `cxl list | head -1`).
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
         _standard_streams()
         try:
             code = self.run(sys.argv[1:])
@@ -160,6 +168,17 @@ class Tool:
             sys.stderr.write(f"{self.name}: internal error: {type(e).__name__}: {e}\n")
             code = 1
         sys.exit(code)
+
+    def warm_up(self) -> None:
+        """Import every module a command of this tool may import (a fork server calls
+        this once, so that its children import nothing)."""
+        import importlib
+        import pkgutil
+
+        import pycxl
+
+        for info in pkgutil.walk_packages(pycxl.__path__, "pycxl."):
+            importlib.import_module(info.name)
 
 
 def man_dirs() -> list[str]:
