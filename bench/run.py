@@ -691,6 +691,7 @@ def benchmark(args: argparse.Namespace) -> None:
                         name,
                         work,
                         script,
+                        interpreter,
                         child_env(),
                         args.region_runs,
                         upstream,

@@ -22,7 +22,7 @@ import gc
 import json
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,10 @@ class StateStore:
         #: Descriptors of state files holding records of ours not yet made durable, by
         #: snapshot generation (another writer may have folded the journal meanwhile).
         self._unsynced: dict[str, int] = {}
+        #: How much longer than by default this store lets the journal grow before its
+        #: stores fold it: a fork server's children leave the fold to the server, which
+        #: makes it when idle (``fold``), with the kernel it holds anyway.
+        self.fold_factor = 1
 
     def exists(self) -> bool:
         return self.file.exists()
@@ -485,7 +489,7 @@ class StateStore:
         if self.committed is not None:
             self.committed.close()
             self.committed = None
-        if record and _compaction_due(held):
+        if record and _compaction_due(held, self.fold_factor):
             self._compact(dirfd, held)
         else:
             self.committed = Snapshot(
@@ -548,6 +552,33 @@ class StateStore:
         held.records = 0
         self.committed = committed
 
+    def fold_due(self) -> bool:
+        """Whether the journal behind the kernel kept has grown past the default limits."""
+        return self._held is not None and _compaction_due(self._held)
+
+    def fold(
+        self, renaming: Callable[[int, str], Callable[[str], None] | None] | None = None
+    ) -> None:
+        """Fold the journal into a new snapshot now, from the kernel kept (caught up under
+        the writers' lock first), if it is past the default limits. The state stays what
+        it was, under another identity: ``renaming(dirfd, before)``, called with the lock
+        held before the fold, returns what to call with the identity after it (the read
+        memo, which the new snapshot would otherwise drop, carried over)."""
+        with self._locked(self.create) as dirfd:
+            held, fd = self._sync(dirfd)
+            os.close(fd)
+            if not _compaction_due(held):
+                return
+            rename = None
+            if renaming is not None:
+                rename = renaming(dirfd, identity(held.base, held.snapshot_length, held.end))
+            self._compact(dirfd, held)
+            if self.committed is not None:
+                self.committed.close()
+                self.committed = None
+            if rename is not None:
+                rename(identity(held.base, held.snapshot_length, held.end))
+
     def reset(self) -> tuple[Kernel, Origin]:
         """Reboot the stored platform: every change since boot is discarded."""
         with self._locked(self.create) as dirfd:
@@ -577,6 +608,9 @@ class StateStore:
                 self.committed.close()
             self._compact(dirfd, held)
 
+
+#: What a fold's caller gives to carry the read memo over (StateStore.fold).
+Renaming = Callable[[int, str], Callable[[str], None] | None]
 
 #: The store a fork server's child inherits, its kernel loaded (frontends/forkserver.py).
 _inherited: StateStore | None = None
@@ -618,10 +652,10 @@ SNAPSHOT_BYTES_PER_RECORD = 8 << 10
 COMPACT_MIN_RECORDS = 16
 
 
-def _compaction_due(held: _Held) -> bool:
+def _compaction_due(held: _Held, factor: int = 1) -> bool:
     limit = held.snapshot_length // SNAPSHOT_BYTES_PER_RECORD
     limit = min(COMPACT_RECORDS, max(COMPACT_MIN_RECORDS, limit))
-    return held.records >= limit or held.journal_bytes() >= COMPACT_BYTES
+    return held.records >= limit * factor or held.journal_bytes() >= COMPACT_BYTES * factor
 
 
 _APPEND_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC

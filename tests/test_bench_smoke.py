@@ -9,6 +9,7 @@ runs (``--skip-upstream``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,9 @@ def test_quick_run_reports_every_section(tmp_path: Path) -> None:
     # Every command did what it was asked: outputs agree, no region step failed.
     assert "Output check, problems" not in report
     assert "Failed steps" not in report
+    # The served column measured served commands (the server ran every one of them).
+    served = re.search(r"its fork server ran (\d+) of the (\d+) commands", report)
+    assert served is not None and served[1] == served[2] != "0", report
     if upstream:
         assert "Stores through the FUSE mount" in report
         assert "| n/a | 0 | n/a |" not in report  # every region row has upstream pairs

@@ -468,3 +468,70 @@ def test_foreground_server_and_its_usage(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert not (state / forkclient.SOCKET).exists()
+
+
+def test_the_server_folds_the_journal_when_idle(tmp_path: Path) -> None:
+    """Its children let the journal grow (FOLD_FACTOR): the server folds it, from the
+    kernel it holds, as soon as it is idle; the state is the one the stores made."""
+    from fake_sysfs.store import StateStore
+
+    state, plain = tmp_path / "served", tmp_path / "plain"
+    for directory in (state, plain):
+        init(directory)
+    start(state)
+    try:
+        for i in range(12):  # 24 stores of cxl_mem bind/unbind cascades: past 16 records
+            for directory in (state, plain):
+                for verb in ("disable-memdev", "enable-memdev"):
+                    argv = [verb, *(["-f"] if verb.startswith("disable") else []), f"mem{i % 4}"]
+                    assert run(CXL, argv, directory)[0] == 0
+        assert forkserver.served(str(state)) == 24
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            store = StateStore(state)
+            store.load(keep=True)
+            held = store._held
+            assert held is not None
+            if held.records < 16:
+                break
+            time.sleep(0.2)
+        assert held.records < 16, "the server did not fold the journal"
+    finally:
+        stop(state)
+    listings = [run(CXL, ["list", "-vvv", "-BPEMDRTi"], d) for d in (state, plain)]
+    assert listings[0] == listings[1]
+
+
+def test_a_fold_by_the_server_carries_the_read_memo_over(tmp_path: Path) -> None:
+    """The fold renames the state, not changes it: the memo saved for the state before is
+    saved for the state after, and answers as the kernel does."""
+    from fake_sysfs.frontends import readcache
+    from fake_sysfs.statedir import open_snapshot
+    from fake_sysfs.store import StateStore
+
+    # A listing that stores nothing (-vvv would trigger poison lists: stores, records).
+    LISTING = ["list", "-BPEMDRTiu"]
+    state = tmp_path / "state"
+    init(state)
+    store = StateStore(state)
+    store.fold_factor = forkserver.FOLD_FACTOR  # as the server's children: they leave it
+    for i in range(10):  # 20 records: past the 16 a small platform folds at
+        store.write_attr("/sys/bus/cxl/drivers/cxl_mem/unbind", f"mem{i % 4}".encode())
+        store.write_attr("/sys/bus/cxl/drivers/cxl_mem/bind", f"mem{i % 4}".encode())
+    store.sync()
+    listing = run(CXL, LISTING, state)  # saves the memo
+    assert listing[0] == 0
+    store.load(keep=True)
+    assert store.fold_due()
+    store.fold(readcache.renaming)
+    assert not store.fold_due()
+    snap = open_snapshot(str(state), False)
+    try:
+        cache = readcache.ReadCache()
+        cache.attach(snap)
+        assert cache._blobs, "the memo was not carried over to the folded state"
+    finally:
+        snap.close()
+    assert run(CXL, LISTING, state) == listing
+    (state / "reads.cache").unlink()
+    assert run(CXL, LISTING, state) == listing

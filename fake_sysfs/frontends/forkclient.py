@@ -17,6 +17,10 @@ import sys
 
 from fake_sysfs.statedir import check_dir, default_state_dir
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 #: The server's socket in the state directory, its protocol, and its answers' size
 #: (forkserver.py says what they mean).
 SOCKET = "serve.sock"
@@ -38,6 +42,25 @@ def code_identity() -> str:
 
 #: True in a fork server's child: its tool runs there and must not ask a server again.
 inside_server = False
+#: In a fork server's child: how to tell the caller its command ended (release_caller).
+_release: Callable[[int], None] | None = None
+
+
+def set_release(release: Callable[[int], None]) -> None:
+    global _release
+    _release = release
+
+
+def release_caller(status: int) -> None:
+    """The command is over for its caller: its output is written and what it changed is
+    durable. In a fork server's child, the caller gets ``status`` now and its streams
+    back, and what the process does from here on (keeping its reads for the next command)
+    costs it nothing; elsewhere, nothing happens. Called once; nothing the process does
+    afterwards may change the command's outcome."""
+    global _release
+    release, _release = _release, None
+    if release is not None:
+        release(status)
 
 
 def run_served(entry: str) -> int | None:

@@ -48,6 +48,7 @@ import sys
 import time
 
 from fake_sysfs.errors import FakeSysfsError, StateError
+from fake_sysfs.frontends import readcache
 from fake_sysfs.frontends.forkclient import PROTOCOL, SOCKET, code_identity
 from fake_sysfs.statedir import STATE_FILE, open_dir
 
@@ -68,6 +69,11 @@ REQUEST_TIMEOUT = 5.0
 TICK = 1.0
 #: Default idle time after which the server exits.
 IDLE = 900.0
+#: How much longer the children let the journal grow before a store of theirs folds it
+#: (a server kept busy without a pause: the fold then still comes).
+FOLD_FACTOR = 4
+#: How long a command waits for a finishing child before it is forked anyway.
+EPILOGUE_WAIT = 0.5
 #: Signals that stop the server.
 _STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -127,6 +133,9 @@ class ForkServer:
     def __init__(self, store: StateStore, idle: float = IDLE) -> None:
         self.store = store
         store.sync_each = False  # the children's: a command syncs once (toolmain)
+        # The children's too: the server folds the journal when idle (fold), so that no
+        # command pays for writing a snapshot, nor the next one for decoding it.
+        store.fold_factor = FOLD_FACTOR
         self.idle = idle
         self.dirfd = -1
         self.lockfd = -1
@@ -134,6 +143,13 @@ class ForkServer:
         self.wakeup_r = self.wakeup_w = -1
         #: Running children: pid -> the connection to their client.
         self.children: dict[int, socket.socket] = {}
+        #: Children that told their caller the command ended and are keeping its reads.
+        self.finishing: set[int] = set()
+        #: Commands accepted, to fork (_dispatch).
+        self.waiting: list[_Job] = []
+        #: Children say here that their command ended (a datagram: their pid).
+        self.nudge_r, self.nudge_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.nudge_r.setblocking(False)
         self.served = 0
         self.last_request = time.monotonic()
         self.stopping = False
@@ -170,6 +186,11 @@ class ForkServer:
             finally:
                 self._unlisten()
         finally:
+            for job in self.waiting:
+                _refuse(job.conn, REFUSED_FORK)
+                _close_all(job.fds)
+            self.nudge_r.close()
+            self.nudge_w.close()
             for fd in (self.lockfd, self.dirfd, self.wakeup_r, self.wakeup_w):
                 if fd >= 0:
                     with contextlib.suppress(OSError):
@@ -253,9 +274,10 @@ class ForkServer:
         selector = selectors.DefaultSelector()
         selector.register(self.listener, selectors.EVENT_READ, "accept")
         selector.register(self.wakeup_r, selectors.EVENT_READ, "signal")
+        selector.register(self.nudge_r, selectors.EVENT_READ, "nudge")
         try:
             while not self.stopping:
-                events = selector.select(TICK)
+                events = selector.select(EPILOGUE_WAIT if self.waiting else TICK)
                 if not events:
                     self.collect()
                     if self._stale():
@@ -263,6 +285,8 @@ class ForkServer:
                 for key, _ in events:
                     if key.data == "accept":
                         self._accept()
+                    elif key.data == "nudge":
+                        self._nudged()
                     else:
                         with contextlib.suppress(OSError):
                             os.read(self.wakeup_r, 512)
@@ -273,6 +297,9 @@ class ForkServer:
                     break
                 if not _pending(self.listener):
                     self.catch_up()
+                    if not self.waiting and not _pending(self.listener):
+                        self.fold()
+                self._dispatch()
         finally:
             selector.close()
 
@@ -302,6 +329,22 @@ class ForkServer:
             # A state that cannot be used: each child meets it and says so, as in-process.
             self.store.forget()
         self._seen = seen
+
+    def fold(self) -> None:
+        """Fold the journal into a new snapshot when it is due: the server holds the kernel
+        that the snapshot is (about 60 ms at 1,024 memdevs, when nothing waits). Its kernel
+        then follows the new snapshot as it is: nothing is decoded again."""
+        if self.children or not self.store.fold_due():
+            # A running child would find its state renamed under it and could not keep
+            # its reads for the next command (they are renamed with the state only once
+            # saved): the fold waits until none runs.
+            return
+        gc.unfreeze()
+        self._garbage = True
+        try:
+            self.store.fold(readcache.renaming)
+        except Exception:
+            self.store.forget()  # the next catch-up decodes whatever is committed
 
     def collect(self) -> None:
         """Free what catching up dropped. The server's collector runs only here, when it is
@@ -361,20 +404,36 @@ class ForkServer:
             except Exception:
                 _refuse(conn, REFUSED_REQUEST)
                 return
+        except BaseException:
+            _close_all(fds)
+            raise
+        self.waiting.append(_Job(conn, request, fds, entry, time.monotonic()))
+
+    def _dispatch(self) -> None:
+        """Fork the commands waiting, once no child is finishing (one that told its caller
+        it ended and now keeps its reads for the next command: the next command is to find
+        them), or they waited EPILOGUE_WAIT."""
+        if not self.waiting:
+            return
+        if self.finishing and time.monotonic() - self.waiting[0].since < EPILOGUE_WAIT:
+            return
+        while self.waiting:  # one at a time: a child closes those still waiting
+            self._fork(self.waiting.pop(0))
+
+    def _fork(self, job: _Job) -> None:
+        try:
             gc.freeze()  # what catching up made, shared with the child as the rest
             try:
                 pid = os.fork()
             except OSError:
-                _refuse(conn, REFUSED_FORK)
+                _refuse(job.conn, REFUSED_FORK)
                 return
             if pid == 0:  # pragma: no cover - the child; tests see it through its client
-                _child(self, conn, request, fds, entry)
-            self.children[pid] = conn
+                _child(self, job.conn, job.request, job.fds, job.entry)
+            self.children[pid] = job.conn
             self.served += 1
         finally:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            _close_all(job.fds)
 
     def _check(self, request: Any, nfds: int) -> int:
         """Why ``request`` is not served here (0: it is)."""
@@ -425,6 +484,18 @@ class ForkServer:
             self._entries[entry] = found
         return found
 
+    def _nudged(self) -> None:
+        while True:
+            try:
+                got = self.nudge_r.recv(8)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            pid = int.from_bytes(got[:4], "big")
+            if pid in self.children:
+                self.finishing.add(pid)
+
     def _reap(self) -> None:
         while self.children:
             try:
@@ -434,6 +505,7 @@ class ForkServer:
             if pid == 0:
                 return
             conn = self.children.pop(pid, None)
+            self.finishing.discard(pid)
             if conn is None:
                 continue
             if os.WIFSIGNALED(status):
@@ -444,6 +516,32 @@ class ForkServer:
                 with contextlib.suppress(OSError):
                     conn.send(answer(b"X", os.WEXITSTATUS(status)), socket.MSG_NOSIGNAL)
             conn.close()
+
+
+class _Job:
+    """A command accepted and not yet forked."""
+
+    def __init__(
+        self,
+        conn: socket.socket,
+        request: dict[str, Any],
+        fds: list[int],
+        entry: Callable[[], Any],
+        since: float,
+    ) -> None:
+        self.conn, self.request, self.fds, self.entry, self.since = (
+            conn,
+            request,
+            fds,
+            entry,
+            since,
+        )
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _pending(listener: socket.socket) -> bool:
@@ -511,7 +609,7 @@ def _child(
             os._exit(0)  # the client gave up: it runs the command itself
         _become(server, conn, request, fds)
         code = _run(entry)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # unless the tool said it already
             conn.send(answer(b"X", code), socket.MSG_NOSIGNAL)
     except BaseException as e:
         with contextlib.suppress(BaseException):
@@ -541,6 +639,11 @@ def _become(
         server.listener.close()
     for other in server.children.values():
         other.close()
+    for job in server.waiting:
+        if job.conn is not conn:
+            job.conn.close()
+            _close_all(job.fds)
+    server.nudge_r.close()
     for fd in (server.lockfd, server.dirfd, server.wakeup_r, server.wakeup_w):
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -576,9 +679,31 @@ def _become(
 
     forkclient.inside_server = True  # this process's tool must not ask a server again
     store.inherit(server.store)
+    forkclient.set_release(_releaser(conn, server.nudge_w))
     # The connection stays open, close-on-exec: the client's end sees EOF only once this
     # process and the server have both let go of it.
     del conn
+
+
+def _releaser(conn: socket.socket, nudge: socket.socket) -> Callable[[int], None]:
+    """What the tool calls once its command is over for its caller (output written, state
+    durable: forkclient.release_caller): the caller gets the status and its streams back
+    now, and the server may fork the next command's child once this one exits."""
+
+    def release(status: int) -> None:
+        _flush()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        with contextlib.suppress(OSError):
+            conn.send(answer(b"X", status & 0xFF), socket.MSG_NOSIGNAL)
+        conn.close()
+        with contextlib.suppress(OSError):
+            nudge.send(os.getpid().to_bytes(4, "big"), socket.MSG_NOSIGNAL)
+        nudge.close()
+
+    return release
 
 
 def _stream(fd: int, mode: str, is_open: bool) -> Any:

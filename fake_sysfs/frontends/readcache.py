@@ -528,6 +528,57 @@ def _clean_dead_writers(dirfd: int) -> None:
                 pass
 
 
+def renaming(dirfd: int, before: str) -> Callable[[str], None] | None:
+    """For a writer about to fold the journal into a snapshot (holding the writers' lock,
+    so nothing else changes): the memo saved for the state ``before``, read now, and what
+    saves it under the identity ``after`` the fold gives the same state. Without it the
+    next command would compute every answer again. None when there is no such memo;
+    failures are ignored, as for ``save``."""
+    try:
+        fd = open_regular(dirfd, CACHE_FILE)
+    except (NotRegular, OSError):
+        return None
+    if fd is None:
+        return None
+    try:
+        payload = unseal(_read_all(fd))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if payload is None:
+        return None
+    try:
+        fmt, code, generation, blobs, places = marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if fmt != CACHE_FORMAT or generation != before:
+        return None
+
+    def rename(after: str) -> None:
+        data = seal(marshal.dumps((fmt, code, after, blobs, places)))
+        tmp = temp_name(CACHE_FILE)
+        try:
+            out = create_new(dirfd, tmp)
+        except OSError:
+            return
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out, view) :]
+            finally:
+                os.close(out)
+            os.replace(tmp, CACHE_FILE, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+        except OSError:
+            try:  # noqa: SIM105 - as in save
+                os.unlink(tmp, dir_fd=dirfd)
+            except OSError:
+                pass
+
+    return rename
+
+
 def _read_all(fd: int) -> bytes:
     chunks: list[bytes] = []
     while True:

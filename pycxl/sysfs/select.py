@@ -9,6 +9,7 @@ emulated platform. The host's real /sys is never touched unless asked for this w
 from __future__ import annotations
 
 import os
+import sys
 
 from pycxl.sysfs.base import Sysfs
 
@@ -36,3 +37,12 @@ def run_in_server(entry: str) -> int | None:
     from fake_sysfs.frontends.forkclient import run_served
 
     return run_served(entry)
+
+
+def release_caller(status: int) -> None:
+    """The command is over for its caller (output written, changes durable): a command run
+    by a fork server lets its caller go with ``status`` now, before the emulated sysfs keeps
+    what it read for later runs. Nothing elsewhere."""
+    served = sys.modules.get("fake_sysfs.frontends.forkclient")
+    if served is not None:
+        served.release_caller(status)

@@ -135,10 +135,14 @@ class Tool:
         finally:
             sys.stdout = real
             flushed = _flush_output(out, real, report=builtin and rc == 0)
+        status = rc or flushed
         # After the output: what the sysfs keeps for later runs is not worth a user's wait.
         if sysfs is not None:
+            from pycxl.sysfs.select import release_caller
+
+            release_caller(status)
             sysfs.close()
-        return rc or flushed
+        return status
 
     def main(self) -> None:
         # First: a fork server keeping the state loaded runs the command, if one serves
