@@ -535,3 +535,61 @@ def test_a_fold_by_the_server_carries_the_read_memo_over(tmp_path: Path) -> None
     assert run(CXL, LISTING, state) == listing
     (state / "reads.cache").unlink()
     assert run(CXL, LISTING, state) == listing
+
+
+def test_a_server_that_does_not_answer_is_given_up_and_the_command_never_runs_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped server: the tool waits START_TIMEOUT, then runs the command itself. When
+    the server goes on and forks the child, the child finds its caller gone before it
+    begins, and runs nothing."""
+    from fake_sysfs.store import StateStore
+
+    state = tmp_path / "state"
+    init(state)
+    pid = start(state)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        monkeypatch.setenv("FAKE_SYSFS_STATE", str(state))
+        monkeypatch.setattr(forkclient, "START_TIMEOUT", 0.5)
+        monkeypatch.setattr(sys, "argv", ["cxl", "disable-memdev", "-f", "mem0"])
+        began = time.monotonic()
+        assert forkclient.run_served("pycxl.cxl.main:main") is None
+        assert time.monotonic() - began < 5
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        deadline = time.monotonic() + 10
+        while forkserver.served(str(state)) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert forkserver.served(str(state)) == 1  # it forked the child...
+        time.sleep(1.0)
+        kernel, _ = StateStore(state).load()
+        assert kernel.memdevs  # ...which disabled nothing: mem0 still has its endpoint
+        listing = run(CXL, ["list", "-M", "-m", "mem0", "-i"], state)
+        assert b"disabled" not in listing[1]
+    finally:
+        stop(state)
+
+
+@pytest.mark.parametrize("planted", ["fifo", "symlink", "directory"])
+def test_a_planted_lock_or_socket_is_refused_in_one_line(tmp_path: Path, planted: str) -> None:
+    state = tmp_path / "state"
+    init(state)
+    lock = state / "serve.lock"
+    if planted == "fifo":
+        os.mkfifo(lock)
+    elif planted == "symlink":
+        lock.symlink_to(tmp_path / "elsewhere")
+    else:
+        (state / forkclient.SOCKET).mkdir()
+        (state / forkclient.SOCKET / "x").write_text("")
+    proc = subprocess.run(
+        [FAKE_SYSFS, "serve", "--state", str(state)], capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("fake-sysfs: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "elsewhere").exists()
+    # And the tools, finding no server, run their commands themselves.
+    assert run(CXL, ["list", "-M"], state)[0] == 0

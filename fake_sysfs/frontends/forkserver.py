@@ -43,6 +43,7 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -199,17 +200,7 @@ class ForkServer:
     def _lock(self) -> None:
         """One server per directory: ``serve.lock`` is held for the server's life, and says
         its pid."""
-        try:
-            self.lockfd = os.open(
-                SERVE_LOCK,
-                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                0o600,
-                dir_fd=self.dirfd,
-            )
-        except OSError as e:
-            raise StateError(
-                f"cannot use {self.store.dir / SERVE_LOCK}: {e.strerror}; remove it"
-            ) from None
+        self.lockfd = _open_lock(self.dirfd, str(self.store.dir))
         try:
             fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -220,8 +211,12 @@ class ForkServer:
         os.pwrite(self.lockfd, f"{os.getpid()}\n".encode(), 0)
 
     def _listen(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(SOCKET, dir_fd=self.dirfd)  # a dead server's (we hold the lock)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise StateError(f"cannot use {self.store.dir / SOCKET}: {e.strerror}") from None
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # Through the directory's descriptor: no race with a directory swapped under its
         # path, and no limit on the path's length (a socket path has 108 bytes).
@@ -845,12 +840,40 @@ def stop(directory: str, timeout: float = 10.0) -> int | None:
     return pid
 
 
+def _open_lock(dirfd: int, directory: str) -> int:
+    path = os.path.join(directory, SERVE_LOCK)
+    try:
+        fd = os.open(
+            SERVE_LOCK,
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+            0o600,
+            dir_fd=dirfd,
+        )
+    except OSError as e:
+        raise StateError(f"cannot use {path}: {e.strerror}; remove it") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StateError(f"{path} is not a regular file; remove it")
+    return fd
+
+
 def preflight(store: StateStore) -> None:
     """Fail in the caller, before any fork, on what would stop the server."""
     pid = server_pid(str(store.dir))
     if pid is not None:
         raise FakeSysfsError(f"a fork server already serves {store.dir} (pid {pid})")
     store.snapshot().close()  # the state directory is usable (first use: booted)
+    dirfd = open_dir(str(store.dir), False)
+    try:
+        os.close(_open_lock(dirfd, str(store.dir)))
+        try:
+            st = os.stat(SOCKET, dir_fd=dirfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            raise StateError(f"{store.dir / SOCKET} is a directory; remove it")
+    finally:
+        os.close(dirfd)
 
 
 def spawn(store: StateStore, idle: float) -> int:
