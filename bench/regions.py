@@ -25,6 +25,7 @@ from typing import Any
 
 from nstime import Local, Remote, Runner
 
+from fake_sysfs.frontends import forkserver
 from fake_sysfs.frontends.inprocess import InProcess
 from fake_sysfs.platform.presets import load_preset
 from fake_sysfs.store import Origin, StateStore
@@ -296,8 +297,6 @@ def run_platform(
     finally:
         if server is not None:
             server.close()
-        from fake_sysfs.frontends import forkserver
-
         served_count = forkserver.served(str(served))
         forkserver.stop(str(served))
     return {

@@ -50,6 +50,7 @@ RECORD_MARK = 0x1E
 RECORD_HEAD = 9
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -314,6 +315,20 @@ class Snapshot:
 
     def __del__(self) -> None:
         self.close()
+
+
+def open_lock(dirfd: int, name: str, shown: str) -> int:
+    """The lock file ``name`` in the checked directory ``dirfd`` (``shown``: its path, for
+    messages), opened for flock, made if missing; never through a symlink, and only a
+    regular file."""
+    try:
+        fd = os.open(name, _LOCK_FLAGS, 0o600, dir_fd=dirfd)
+    except OSError as e:
+        raise StateError(f"cannot use lock file {shown}: {e.strerror}; remove it") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StateError(f"lock file {shown} is not a regular file; remove it")
+    return fd
 
 
 def open_snapshot(path: str, create: bool) -> Snapshot:

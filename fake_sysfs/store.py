@@ -49,6 +49,7 @@ from fake_sysfs.statedir import (
     identity,
     new_generation,
     open_dir,
+    open_lock,
     open_regular,
     open_snapshot,
     pid_alive,
@@ -150,22 +151,8 @@ class StateStore:
             return
         dirfd = open_dir(str(self.dir), create)
         try:
+            fd = open_lock(dirfd, LOCK_FILE, str(self.dir / LOCK_FILE))
             try:
-                fd = os.open(
-                    LOCK_FILE,
-                    os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                    0o600,
-                    dir_fd=dirfd,
-                )
-            except OSError as e:
-                raise StateError(
-                    f"cannot use lock file {self.dir / LOCK_FILE}: {e.strerror}; remove it"
-                ) from None
-            try:
-                if not _is_regular(fd):
-                    raise StateError(
-                        f"lock file {self.dir / LOCK_FILE} is not a regular file; remove it"
-                    )
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._clean_leftovers(dirfd)
                 yield dirfd
@@ -625,9 +612,16 @@ def inherit(store: StateStore) -> None:
 def inherited() -> StateStore | None:
     """The store this process inherited, if it is the default state directory's now."""
     store = _inherited
-    if store is not None and str(store.dir) == _default_state_dir():
+    if store is None:
+        return None
+    wanted = _default_state_dir()
+    if str(store.dir) == wanted:
         return store
-    return None
+    try:  # the same directory by another path (a symlink on the way)
+        mine, theirs = os.stat(store.dir), os.stat(wanted)
+    except OSError:
+        return None
+    return store if (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino) else None
 
 
 @functools.cache

@@ -51,7 +51,7 @@ import time
 from fake_sysfs.errors import FakeSysfsError, StateError
 from fake_sysfs.frontends import readcache
 from fake_sysfs.frontends.forkclient import PROTOCOL, SOCKET, code_identity
-from fake_sysfs.statedir import STATE_FILE, open_dir
+from fake_sysfs.statedir import STATE_FILE, open_dir, open_lock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ class ForkServer:
     def _lock(self) -> None:
         """One server per directory: ``serve.lock`` is held for the server's life, and says
         its pid."""
-        self.lockfd = _open_lock(self.dirfd, str(self.store.dir))
+        self.lockfd = open_lock(self.dirfd, SERVE_LOCK, str(self.store.dir / SERVE_LOCK))
         try:
             fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -840,23 +840,6 @@ def stop(directory: str, timeout: float = 10.0) -> int | None:
     return pid
 
 
-def _open_lock(dirfd: int, directory: str) -> int:
-    path = os.path.join(directory, SERVE_LOCK)
-    try:
-        fd = os.open(
-            SERVE_LOCK,
-            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-            0o600,
-            dir_fd=dirfd,
-        )
-    except OSError as e:
-        raise StateError(f"cannot use {path}: {e.strerror}; remove it") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise StateError(f"{path} is not a regular file; remove it")
-    return fd
-
-
 def preflight(store: StateStore) -> None:
     """Fail in the caller, before any fork, on what would stop the server."""
     pid = server_pid(str(store.dir))
@@ -865,7 +848,7 @@ def preflight(store: StateStore) -> None:
     store.snapshot().close()  # the state directory is usable (first use: booted)
     dirfd = open_dir(str(store.dir), False)
     try:
-        os.close(_open_lock(dirfd, str(store.dir)))
+        os.close(open_lock(dirfd, SERVE_LOCK, str(store.dir / SERVE_LOCK)))
         try:
             st = os.stat(SOCKET, dir_fd=dirfd, follow_symlinks=False)
         except FileNotFoundError:

@@ -381,26 +381,9 @@ class ReadCache:
             marshal.dumps((CACHE_FORMAT, self._code_key(), snap.generation, blobs, where or b""))
         )
         _clean_dead_writers(snap.dirfd)
-        tmp = temp_name(CACHE_FILE)
-        try:
-            fd = create_new(snap.dirfd, tmp)
-        except OSError:
-            return
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-            # A commit racing this rename leaves a memo of an older generation in place:
-            # harmless, it is ignored by every reader and removed by the next commit.
-            os.replace(tmp, CACHE_FILE, src_dir_fd=snap.dirfd, dst_dir_fd=snap.dirfd)
-        except OSError:
-            try:  # noqa: SIM105 - contextlib is an import this start-up path does without
-                os.unlink(tmp, dir_fd=snap.dirfd)
-            except OSError:
-                pass
+        # A commit racing the rename leaves a memo of an older generation in place:
+        # harmless, it is ignored by every reader and removed by the next commit.
+        if not _replace_memo(snap.dirfd, data):
             return
         self._blobs = blobs
         self._dirty.clear()
@@ -556,27 +539,34 @@ def renaming(dirfd: int, before: str) -> Callable[[str], None] | None:
         return None
 
     def rename(after: str) -> None:
-        data = seal(marshal.dumps((fmt, code, after, blobs, places)))
-        tmp = temp_name(CACHE_FILE)
-        try:
-            out = create_new(dirfd, tmp)
-        except OSError:
-            return
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(out, view) :]
-            finally:
-                os.close(out)
-            os.replace(tmp, CACHE_FILE, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-        except OSError:
-            try:  # noqa: SIM105 - as in save
-                os.unlink(tmp, dir_fd=dirfd)
-            except OSError:
-                pass
+        _replace_memo(dirfd, seal(marshal.dumps((fmt, code, after, blobs, places))))
 
     return rename
+
+
+def _replace_memo(dirfd: int, data: bytes) -> bool:
+    """Write ``data`` as the memo file (a new temporary file renamed over it); whether it
+    worked."""
+    tmp = temp_name(CACHE_FILE)
+    try:
+        fd = create_new(dirfd, tmp)
+    except OSError:
+        return False
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, CACHE_FILE, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+    except OSError:
+        try:  # noqa: SIM105 - contextlib is an import this start-up path does without
+            os.unlink(tmp, dir_fd=dirfd)
+        except OSError:
+            pass
+        return False
+    return True
 
 
 def _read_all(fd: int) -> bytes:
