@@ -46,6 +46,10 @@ def init(state: Path, preset: str = "qemu-mixed") -> None:
 
 
 def start(state: Path, *extra: str) -> int:
+    """A detached server for ``state``; its pid. One a failed test leaves behind goes after a
+    minute without a command."""
+    if "--idle" not in extra:
+        extra = ("--idle", "60", *extra)
     proc = subprocess.run(
         [FAKE_SYSFS, "serve", "--state", str(state), *extra],
         capture_output=True,
@@ -292,6 +296,20 @@ def test_another_users_server_is_not_asked(tmp_path: Path, monkeypatch: pytest.M
         stop(state)
 
 
+def _request_from_elsewhere() -> dict[str, object]:
+    """A well-formed request whose tool was imported from another file than the server's."""
+    import marshal
+
+    import pycxl.cxl.main  # noqa: F401 - as the tool has it imported when it asks
+
+    data, fds = forkclient.request("pycxl.cxl.main:main")
+    os.close(fds[-1])
+    request = marshal.loads(data[4:])
+    request["entry_file"] = "/elsewhere/pycxl/cxl/main.py"
+    request["open"] = [False, False, False]  # with only the cwd descriptor: none sent here
+    return request
+
+
 def test_the_server_refuses_what_is_not_this_code(tmp_path: Path) -> None:
     """A request of another installation (or protocol) is answered N: run it yourself."""
     import marshal
@@ -304,6 +322,7 @@ def test_the_server_refuses_what_is_not_this_code(tmp_path: Path) -> None:
         for request, why in (
             ({"protocol": forkclient.PROTOCOL, "code": "elsewhere"}, forkserver.REFUSED_CODE),
             ({"protocol": 0}, forkserver.REFUSED_PROTOCOL),
+            (_request_from_elsewhere(), forkserver.REFUSED_CODE),
             ("not a dict", forkserver.REFUSED_PROTOCOL),
         ):
             dirfd = os.open(state, os.O_RDONLY)
@@ -311,7 +330,8 @@ def test_the_server_refuses_what_is_not_this_code(tmp_path: Path) -> None:
                 with socket.socket(socket.AF_UNIX) as conn:
                     conn.connect(f"/proc/self/fd/{dirfd}/{forkclient.SOCKET}")
                     body = marshal.dumps(request)
-                    conn.sendall(len(body).to_bytes(4, "big") + body)
+                    # With a working directory, as a tool sends it.
+                    socket.send_fds(conn, [len(body).to_bytes(4, "big") + body], [dirfd])
                     assert conn.recv(5) == forkserver.answer(b"N", why)
             finally:
                 os.close(dirfd)

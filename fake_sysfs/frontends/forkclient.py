@@ -141,6 +141,9 @@ def request(entry: str) -> tuple[bytes, list[int]]:
             "protocol": PROTOCOL,
             "code": code_identity(),
             "entry": entry,
+            # Where this process imported the entry's module from: the server must run
+            # that same file, not one another path order finds first.
+            "entry_file": getattr(sys.modules.get(entry.partition(":")[0]), "__file__", None),
             "argv": list(sys.argv),
             "env": dict(os.environ),
             "umask": umask,

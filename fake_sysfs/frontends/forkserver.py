@@ -160,6 +160,7 @@ class ForkServer:
         self._garbage = False
         self._socket_inode: tuple[int, int] | None = None
         self._entries: dict[str, Callable[[], Any]] = {}
+        self._entry_files: dict[str, str | None] = {}
         self._packages = [_package_dir(__name__) or ""]
         self._sources: dict[str, tuple[int, int]] = {}
         self._sources_checked = 0.0
@@ -399,6 +400,9 @@ class ForkServer:
             except Exception:
                 _refuse(conn, REFUSED_REQUEST)
                 return
+            if request.get("entry_file") != self._entry_files.get(request["entry"]):
+                _refuse(conn, REFUSED_CODE)  # the caller's tool is another file than ours
+                return
         except BaseException:
             _close_all(fds)
             raise
@@ -469,6 +473,7 @@ class ForkServer:
             module_name, _, name = entry.partition(":")
             module = importlib.import_module(module_name)
             found = getattr(module, name)
+            self._entry_files[entry] = getattr(module, "__file__", None)
             warm_up = getattr(module, "warm_up", None)
             if callable(warm_up):
                 warm_up()
