@@ -543,9 +543,7 @@ class StateStore:
         """Whether the journal behind the kernel kept has grown past the default limits."""
         return self._held is not None and _compaction_due(self._held)
 
-    def fold(
-        self, renaming: Callable[[int, str], Callable[[str], None] | None] | None = None
-    ) -> None:
+    def fold(self, renaming: Renaming | None = None) -> None:
         """Fold the journal into a new snapshot now, from the kernel kept (caught up under
         the writers' lock first), if it is past the default limits. The state stays what
         it was, under another identity: ``renaming(dirfd, before)``, called with the lock
