@@ -694,8 +694,10 @@ def _releaser(conn: socket.socket, nudge: socket.socket) -> Callable[[int], None
         _flush()
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.close(null)
+            if fd != null:
+                os.dup2(null, fd)
+        if null > 2:  # (a stream the caller had closed: /dev/null took its place)
+            os.close(null)
         with contextlib.suppress(OSError):
             conn.send(answer(b"X", status & 0xFF), socket.MSG_NOSIGNAL)
         conn.close()
