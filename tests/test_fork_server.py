@@ -613,3 +613,29 @@ def test_a_planted_lock_or_socket_is_refused_in_one_line(tmp_path: Path, planted
     assert not (tmp_path / "elsewhere").exists()
     # And the tools, finding no server, run their commands themselves.
     assert run(CXL, ["list", "-M"], state)[0] == 0
+
+
+def test_asking_the_server_imports_nothing_heavy() -> None:
+    """A served command's own process starts the interpreter, imports the tool's main
+    module and the client, and waits: neither the kernel nor the modules the client was
+    written to avoid (``signal`` and ``socket`` import enum and selectors) come in. This
+    guards the structure; it measures no time."""
+    repo = Path(__file__).resolve().parent.parent
+    probe = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(repo)!r}]\n"
+        "before = set(sys.modules)\n"
+        "from pycxl.cxl.main import main\n"
+        "from fake_sysfs.frontends import forkclient\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", probe], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(proc.stdout.split())
+    assert "fake_sysfs.frontends.forkclient" in loaded  # the probe saw the imports
+    for heavy in ("enum", "signal", "socket", "selectors", "typing", "pathlib", "json", "re"):
+        assert heavy not in loaded, heavy
+    assert not any(m.startswith(("fake_sysfs.kernel", "fake_sysfs.kernfs")) for m in loaded)
+    assert "fake_sysfs.store" not in loaded
