@@ -639,3 +639,45 @@ def test_asking_the_server_imports_nothing_heavy() -> None:
         assert heavy not in loaded, heavy
     assert not any(m.startswith(("fake_sysfs.kernel", "fake_sysfs.kernfs")) for m in loaded)
     assert "fake_sysfs.store" not in loaded
+
+
+def _processes_of(state: Path) -> set[int]:
+    """The server of ``state`` and its children (forks: the same command line)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv and str(state).encode() in argv:
+            found.add(int(entry))
+    return found
+
+
+def test_a_command_lost_with_its_server_is_one_line(tmp_path: Path) -> None:
+    """The server killed, then the command's process killed too: nobody is left to say
+    how it ended, and the tool says so in one line, exit status 1 (never a hang)."""
+    state = tmp_path / "state"
+    init(state)
+    server = start(state)
+    proc = subprocess.Popen(
+        [str(CXL), "monitor"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(state)
+    )
+    try:
+        time.sleep(1.5)
+        assert forkserver.served(str(state)) == 1
+        children = _processes_of(state) - {server}
+        assert len(children) == 1, children
+        os.kill(server, signal.SIGKILL)
+        assert gone(server)
+        os.kill(children.pop(), signal.SIGKILL)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out) == (1, b"")
+    assert err == b"cxl: the command ended without a status (its fork server stopped)\n"

@@ -176,9 +176,9 @@ def _start(conn: _socket.socket, entry: str) -> int | None:
     except TimeoutError:
         # Given up: shut our end first, so that a child forked from now on cannot say
         # it began (its first act fails and it runs nothing); one that already said so runs.
-        conn.shutdown(_socket.SHUT_RD)
-        conn.setblocking(False)
         try:
+            conn.shutdown(_socket.SHUT_RD)
+            conn.setblocking(False)
             first = _read_answer(conn)
         except OSError:
             return None
@@ -229,20 +229,28 @@ def _relay_to(pid: int) -> None:
 def _follow(conn: _socket.socket) -> int:
     """Wait until the command ends: its exit status. Killed by a signal, it makes this
     process die of the same one, as the command would have."""
-    last = _read_answer(conn)
+    try:
+        last = _read_answer(conn)
+    except OSError:
+        last = None
     if last is None:
-        sys.stderr.write(
-            f"{os.path.basename(sys.argv[0])}: the command's process ended without a status "
-            "(its fork server was stopped)\n"
-        )
+        name = os.path.basename(sys.argv[0]) if sys.argv else "cxl"
+        message = f"{name}: the command ended without a status (its fork server stopped)\n"
+        try:  # noqa: SIM105 - contextlib is an import this start-up path does without
+            os.write(2, message.encode(errors="replace"))
+        except OSError:
+            pass
         return 1
     number = int.from_bytes(last[1:], "big")
     if last[0] == b"S"[0]:
-        signal.signal(number, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, (number,))
-        os.kill(os.getpid(), number)
+        try:
+            signal.signal(number, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, (number,))
+            os.kill(os.getpid(), number)
+        except (OSError, ValueError):
+            pass
         return 128 + number
-    return number
+    return number & 0xFF
 
 
 def _kill(pid: int, signum: int) -> bool:
