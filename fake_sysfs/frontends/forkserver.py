@@ -83,26 +83,13 @@ def answer(tag: bytes, number: int) -> bytes:
     return tag + number.to_bytes(4, "big")
 
 
-def _sources(packages: list[str]) -> dict[str, tuple[int, int]]:
-    """(mtime, size) of every Python source of ``packages`` (their directories)."""
-    found: dict[str, tuple[int, int]] = {}
-    stack = list(packages)
-    while stack:
-        top = stack.pop()
-        try:
-            entries = list(os.scandir(top))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name == "__pycache__":
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
-            elif entry.name.endswith(".py"):
-                with contextlib.suppress(OSError):
-                    st = entry.stat()
-                    found[entry.path] = (st.st_mtime_ns, st.st_size)
-    return found
+def _sources(packages: list[str]) -> dict[str, tuple[tuple[str, int, int], ...]] | None:
+    """The stamps of every Python source of ``packages`` (their directories), as the read
+    memo keys its code (readcache.source_stamps); None when one cannot be read."""
+    try:
+        return {package: readcache.source_stamps(package) for package in packages}
+    except OSError:
+        return None
 
 
 def _package_dir(module: str) -> str | None:
@@ -124,7 +111,6 @@ def warm_kernel_modules() -> None:
     for package in (fake_sysfs.kernel, fake_sysfs.kernfs):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             importlib.import_module(info.name)
-    del fake_sysfs
 
 
 class ForkServer:
@@ -161,8 +147,8 @@ class ForkServer:
         self._socket_inode: tuple[int, int] | None = None
         self._entries: dict[str, Callable[[], Any]] = {}
         self._entry_files: dict[str, str | None] = {}
-        self._packages = [_package_dir(__name__) or ""]
-        self._sources: dict[str, tuple[int, int]] = {}
+        self._packages = [p for p in (_package_dir(__name__),) if p]
+        self._sources: dict[str, tuple[tuple[str, int, int], ...]] | None = {}
         self._sources_checked = 0.0
         self._sources_changed = False
 
@@ -462,7 +448,8 @@ class ForkServer:
         now = time.monotonic()
         if now - self._sources_checked >= TICK:
             self._sources_checked = now
-            self._sources_changed = _sources(self._packages) != self._sources
+            now_sources = _sources(self._packages)
+            self._sources_changed = now_sources is None or now_sources != self._sources
         return self._sources_changed
 
     def _entry(self, entry: str) -> Callable[[], Any]:
@@ -480,7 +467,11 @@ class ForkServer:
             package = _package_dir(module_name)
             if package and package not in self._packages:
                 self._packages.append(package)
-                self._sources.update(_sources([package]))
+                added = _sources([package])
+                if self._sources is not None and added is not None:
+                    self._sources.update(added)
+                else:
+                    self._sources = None  # unreadable: the code cannot be known unchanged
             self._entries[entry] = found
         return found
 

@@ -84,15 +84,21 @@ MISS: Any = _Miss()
 def code_key() -> tuple[tuple[str, int, int], ...]:
     """(file, size, mtime) of every module of fake_sysfs: a new or edited emulation must
     never be answered from a memo the old one wrote."""
+    return source_stamps(_PACKAGE)
+
+
+def source_stamps(package: str) -> tuple[tuple[str, int, int], ...]:
+    """(file below ``package``, size, mtime) of every Python source of the package
+    directory ``package``, sorted (OSError when it cannot be read)."""
     found = []
-    stack = [_PACKAGE]
+    stack = [package]
     while stack:
         directory = stack.pop()
         with os.scandir(directory) as it:
             for entry in it:
                 if entry.name.endswith(".py"):
                     st = entry.stat()
-                    found.append((entry.path[len(_PACKAGE) :], st.st_size, st.st_mtime_ns))
+                    found.append((entry.path[len(package) :], st.st_size, st.st_mtime_ns))
                 elif entry.is_dir() and entry.name != "__pycache__":
                     stack.append(entry.path)
     return tuple(sorted(found))
@@ -176,26 +182,11 @@ class ReadCache:
             self._blobs, self._where_blob = loaded
 
     def _load(self, snap: Snapshot) -> tuple[dict[str, bytes], bytes] | None:
-        try:
-            fd = open_regular(snap.dirfd, CACHE_FILE)
-        except (NotRegular, OSError):
+        saved = _read_memo(snap.dirfd, snap.generation)
+        if saved is None:
             return None
-        if fd is None:
-            return None
-        try:
-            data = _read_all(fd)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        payload = unseal(data)
-        if payload is None:
-            return None  # damaged: costs only speed
-        try:
-            fmt, code, generation, blobs, places = marshal.loads(payload)
-        except (ValueError, EOFError, TypeError):
-            return None  # sealed by a writer this code cannot read
-        if fmt != CACHE_FORMAT or generation != snap.generation or code != self._code_key():
+        code, blobs, places = saved
+        if code != self._code_key():
             return None
         if not (isinstance(blobs, dict) and isinstance(places, bytes)):
             return None
@@ -517,6 +508,21 @@ def renaming(dirfd: int, before: str) -> Callable[[str], None] | None:
     saves it under the identity ``after`` the fold gives the same state. Without it the
     next command would compute every answer again. None when there is no such memo;
     failures are ignored, as for ``save``."""
+    saved = _read_memo(dirfd, before)
+    if saved is None:
+        return None
+    code, blobs, places = saved
+
+    def rename(after: str) -> None:
+        _replace_memo(dirfd, seal(marshal.dumps((CACHE_FORMAT, code, after, blobs, places))))
+
+    return rename
+
+
+def _read_memo(dirfd: int, generation: str | None) -> tuple[Any, Any, Any] | None:
+    """The code key, answer blobs and places of the memo file, if it is whole, of this
+    format, and saved for the state ``generation``; else None (a missing, damaged or
+    foreign memo costs only speed)."""
     try:
         fd = open_regular(dirfd, CACHE_FILE)
     except (NotRegular, OSError):
@@ -524,24 +530,21 @@ def renaming(dirfd: int, before: str) -> Callable[[str], None] | None:
     if fd is None:
         return None
     try:
-        payload = unseal(_read_all(fd))
+        data = _read_all(fd)
     except OSError:
         return None
     finally:
         os.close(fd)
+    payload = unseal(data)
     if payload is None:
-        return None
+        return None  # damaged
     try:
-        fmt, code, generation, blobs, places = marshal.loads(payload)
+        fmt, code, saved_for, blobs, places = marshal.loads(payload)
     except (ValueError, EOFError, TypeError):
+        return None  # sealed by a writer this code cannot read
+    if fmt != CACHE_FORMAT or saved_for != generation:
         return None
-    if fmt != CACHE_FORMAT or generation != before:
-        return None
-
-    def rename(after: str) -> None:
-        _replace_memo(dirfd, seal(marshal.dumps((fmt, code, after, blobs, places))))
-
-    return rename
+    return code, blobs, places
 
 
 def _replace_memo(dirfd: int, data: bytes) -> bool:
